@@ -1,0 +1,3 @@
+from mwrelease.cli import main
+
+main()

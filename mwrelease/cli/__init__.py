@@ -1,0 +1,112 @@
+"""The ``mwrelease`` command line. Click only: parse, call one function, render its result.
+
+Subcommands are imported lazily (see ``COMMANDS``) so that ``mwrelease --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from typing import Any, Callable
+
+import click
+
+from mwrelease import __version__
+from mwrelease.errors import EXIT_CODES, Interrupted, MwreleaseError
+from mwrelease.output import Result, dump_json, echo_err, envelope
+
+# name -> ("module", "attribute", "one-line help"). Add a line per command module.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "resolve": ("mwrelease.cli.resolve", "resolve", "Resolve a bundle to a lock of exact extension refs."),
+    "matrix": ("mwrelease.cli.matrix", "matrix", "Show the declared (and tested) compatibility matrix."),
+    "catalog": ("mwrelease.cli.catalog", "catalog", "List what a catalog source offers."),
+    "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
+    "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        cmd = getattr(importlib.import_module(module), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the static help strings so that --help imports no command module.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mwrelease")
+def cli() -> None:
+    """Release and bundle manager for third-party MediaWiki.
+
+    Release managers resolve bundles (core + extensions + skins) to locks, test them in containers
+    and seal them; small-wiki admins upgrade with one command. Run `mwrelease exit-codes` for the
+    meaning of each exit code.
+    """
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON envelope instead of text.")
+
+
+def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., None]]:
+    """Wrap a command body that returns a Result: render text or JSON, map errors to exit codes."""
+
+    def decorate(fn: Callable[..., Result]) -> Callable[..., None]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, as_json: bool = False, **kwargs: Any) -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except MwreleaseError as exc:
+                if as_json:
+                    click.echo(dump_json(envelope(command, exit_code=exc.exit_code, errors=[
+                        {"kind": exc.kind, "message": exc.message, "details": exc.details, "hint": exc.hint}])))
+                    sys.exit(exc.exit_code)
+                raise
+            if as_json:
+                click.echo(dump_json(envelope(command, data=result.data, exit_code=result.exit_code,
+                                              warnings=result.warnings)))
+            else:
+                for w in result.warnings:
+                    echo_err(f"warning: {w}")
+                text = result.render_text()
+                if text:
+                    click.echo(text)
+            if result.exit_code:
+                sys.exit(result.exit_code)
+
+        return wrapper
+
+    return decorate
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="mwrelease", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        echo_err("Aborted.")
+        sys.exit(Interrupted.exit_code)
+    except KeyboardInterrupt:
+        echo_err("Interrupted: mwrelease stopped before finishing; nothing half-done was left (see the journal for upgrades).")
+        sys.exit(Interrupted.exit_code)
+    except MwreleaseError as exc:
+        echo_err(f"error: {exc.render()}")
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["cli", "main", "json_option", "reporting", "EXIT_CODES"]
