@@ -1,0 +1,205 @@
+"""Bundle specs (``bundles/*.yaml``): load, validate against the published JSON Schema, report
+every problem at once with file, line and key.
+
+The schema ships as ``mwrelease/schema/bundle.schema.json`` (point your editor's YAML language
+server at it). See ``bundles/`` for examples and README.md for every key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mwrelease.errors import ConfigError
+from mwrelease.lock import Kind, SmokeCheck
+
+SourceType = Literal["bundled", "catalog", "git", "path", "tarball"]
+RefPolicy = Literal["rel-branch", "tags", "any"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentSource:
+    type: SourceType = "catalog"
+    url: str | None = None  # git URL or tarball URL
+    path: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, *, base: Path) -> ComponentSource:
+        if raw is None:
+            return cls()
+        if isinstance(raw, str):
+            return cls(type=raw)  # type: ignore[arg-type]
+        if "git" in raw:
+            url = raw["git"]
+            if not _is_url(url) and not Path(url).is_absolute():
+                url = str((base / url).resolve())
+            return cls(type="git", url=url)
+        if "path" in raw:
+            return cls(type="path", path=str((base / raw["path"]).resolve()))
+        return cls(type="tarball", url=raw["tarball"], sha256=raw["sha256"])
+
+
+def _is_url(s: str) -> bool:
+    return "://" in s or s.startswith("git@")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Component:
+    name: str
+    kind: Kind
+    source: ComponentSource
+    ref: str | None = None
+    refs: RefPolicy = "any"
+    version: str | None = None
+    settings: str = ""
+    load: bool = True
+    smoke: tuple[SmokeCheck, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bundle:
+    name: str
+    flavor: str
+    description: str
+    core_lines: tuple[str, ...]
+    core_version: str | None
+    php: tuple[str, ...]
+    databases: tuple[str, ...]
+    dependencies: Literal["auto", "explicit"]
+    allow_cycles: bool
+    components: tuple[Component, ...]
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def extensions(self) -> tuple[Component, ...]:
+        return tuple(c for c in self.components if c.kind == "extension")
+
+    @property
+    def skins(self) -> tuple[Component, ...]:
+        return tuple(c for c in self.components if c.kind == "skin")
+
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
+
+@lru_cache(maxsize=1)
+def bundle_schema() -> dict[str, Any]:
+    text = resources.files("mwrelease").joinpath("schema/bundle.schema.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def load_bundle(path: Path) -> Bundle:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"Bundle file {path} does not exist.", hint="Bundles live in bundles/NAME.yaml.") from None
+    return parse_bundle(text, origin=path)
+
+
+def parse_bundle(text: str, *, origin: Path) -> Bundle:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else str(origin)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: the bundle is not valid YAML ({problem}).",
+                          hint="Fix the YAML syntax at that line (indentation, a missing colon, an unclosed quote) and run again.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: a bundle must be a YAML mapping with at least name, core and extensions.")
+    problems = validate(data, node, origin)
+    if problems:
+        raise ConfigError(f"{origin}: the bundle has {len(problems)} problem{'s' if len(problems) > 1 else ''}:",
+                          details=problems,
+                          hint="Every key is described in mwrelease/schema/bundle.schema.json and the README.")
+    return _build(data, origin)
+
+
+def validate(data: Any, node: yaml.Node | None, origin: Path) -> list[str]:
+    """Every schema violation, as 'file:line: key: what is wrong', in file order."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(bundle_schema())
+    found: list[tuple[int, str]] = []
+    for err in validator.iter_errors(data):
+        # For oneOf/anyOf, the best sub-error says more than "is not valid under any of the given schemas".
+        best = jsonschema.exceptions.best_match([err])
+        path = list(best.absolute_path)
+        line = _line_of(node, path)
+        key = ".".join(str(p) for p in path) or "(top level)"
+        found.append((line, f"{origin}:{line}: {key}: {_message(best)}"))
+    return [msg for _, msg in sorted(set(found))]
+
+
+def _message(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if err.validator in ("oneOf", "anyOf") and "description" in err.schema:
+        return f"{err.instance!r} is not valid: expected {err.schema['description']}"
+    return str(err.message)
+
+
+def _line_of(node: yaml.Node | None, path: list[Any]) -> int:
+    """1-based line of the deepest YAML node on ``path`` (the key's line for mappings)."""
+    line = (node.start_mark.line + 1) if node is not None else 1
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == step:
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _build(data: dict[str, Any], origin: Path) -> Bundle:
+    base = origin.parent
+    defaults = data.get("defaults") or {}
+    components: list[Component] = []
+    for key, kind in (("extensions", "extension"), ("skins", "skin")):
+        for name, spec in (data.get(key) or {}).items():
+            spec = spec or {}
+            components.append(Component(
+                name=name,
+                kind=kind,  # type: ignore[arg-type]
+                source=ComponentSource.parse(spec.get("source", defaults.get("source")), base=base),
+                ref=spec.get("ref"),
+                refs=spec.get("refs", defaults.get("refs", "any")),
+                version=spec.get("version"),
+                settings=spec.get("settings", ""),
+                load=spec.get("load", True),
+                smoke=tuple(SmokeCheck(name=s.get("name") or f"{name} smoke {i + 1}", wikitext=s["wikitext"], expect=s["expect"])
+                            for i, s in enumerate(spec.get("smoke") or [])),
+            ))
+    core = data["core"]
+    return Bundle(
+        name=data["name"],
+        flavor=data.get("flavor", ""),
+        description=data.get("description", ""),
+        core_lines=tuple(core["lines"]),
+        core_version=core.get("version"),
+        php=tuple(data.get("php") or ()),
+        databases=tuple(data.get("databases") or ("sqlite",)),
+        dependencies=data.get("dependencies", "auto"),
+        allow_cycles=bool(data.get("allow-cycles", False)),
+        components=tuple(components),
+        path=origin,
+        raw=data,
+    )

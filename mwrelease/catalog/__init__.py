@@ -1,0 +1,211 @@
+"""Catalog: what extension and skin refs exist, and what each declares it needs.
+
+Every source (a snapshot directory, a directory of extension trees, a core tree, a git repository)
+turns into ``Candidate`` values. ``open_source(spec)`` picks the source for a command-line spec:
+
+- ``snapshot:DIR`` or a directory of ``NAME.json`` snapshot files (the format of
+  ``shared/data/extension-metadata``),
+- ``tree:DIR`` or a directory whose subdirectories hold ``extension.json`` / ``skin.json``,
+- ``core:DIR`` or a MediaWiki core tree (has ``includes/`` and ``extensions/``): its bundled
+  extensions and skins, at the core's own version,
+- ``git:URL`` or a URL / path ending in ``.git``: the repository's REL1_xx branches, archived
+  REL1_xx tags and version tags, read without a checkout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+from mwrelease.errors import ConfigError, SourceError
+
+Kind = Literal["extension", "skin"]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requires:
+    """The ``requires`` block of extension.json/skin.json, split the way VersionChecker reads it."""
+
+    mediawiki: str | None = None
+    platform: Mapping[str, Any] = _EMPTY  # "php": constraint, "ext-curl": "*", "ability-shell": True
+    extensions: Mapping[str, str] = _EMPTY
+    skins: Mapping[str, str] = _EMPTY
+    declared: bool = False  # False: no "requires" at all -> compatibility unknown
+
+    @classmethod
+    def from_manifest(cls, requires: Any) -> Requires:
+        if not isinstance(requires, dict):
+            return cls()
+        return cls(
+            mediawiki=_str_or_none(requires.get("MediaWiki")),
+            platform=MappingProxyType(dict(requires.get("platform") or {})),
+            extensions=MappingProxyType({k: str(v) for k, v in (requires.get("extensions") or {}).items()}),
+            skins=MappingProxyType({k: str(v) for k, v in (requires.get("skins") or {}).items()}),
+            declared=True,
+        )
+
+    @property
+    def php(self) -> str | None:
+        v = self.platform.get("php")
+        return v if isinstance(v, str) else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.mediawiki is not None:
+            out["MediaWiki"] = self.mediawiki
+        if self.platform:
+            out["platform"] = dict(self.platform)
+        if self.extensions:
+            out["extensions"] = dict(self.extensions)
+        if self.skins:
+            out["skins"] = dict(self.skins)
+        return out
+
+
+def _str_or_none(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """One ref of one extension or skin, with what it declares."""
+
+    name: str
+    kind: Kind
+    ref: str | None
+    ref_type: str  # branch | tag | archive-tag | tree | bundled | indexed-file-version
+    commit: str | None = None
+    commit_date: str | None = None
+    version: str | None = None  # declared "version" of extension.json, verbatim
+    requires: Requires = field(default_factory=Requires)
+    composer_require: Mapping[str, str] = _EMPTY
+    has_manifest: bool = True  # False: no extension.json/skin.json at this ref (legacy PHP entry point)
+    origin: str = ""  # where this metadata was read: "snapshot:/…/Cite.json", "git:file:///…", "core:/usr/share/mediawiki"
+    repo: str | None = None  # git URL or "owner/name" where the code can be fetched
+    path: str | None = None  # local tree, for tree/core sources
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.ref or self.commit or '?'}"
+
+    @property
+    def rel_line(self) -> str | None:
+        """'1.43' for REL1_43 branches and archive tags, else None."""
+        m = re.fullmatch(r"REL(\d+)_(\d+)", self.ref or "")
+        return f"{m.group(1)}.{m.group(2)}" if m else None
+
+    @property
+    def clean_version(self) -> str | None:
+        """The declared version without MLEB's '[https://… MLEB 2023.10]' decorations."""
+        if not self.version:
+            return None
+        return self.version.split(" [", 1)[0].strip() or None
+
+
+class CatalogSource(Protocol):
+    description: str
+
+    def candidates(self) -> Iterable[Candidate]: ...
+
+
+class Catalog:
+    """All candidates from all sources, indexed by name (names are case-sensitive, as in MediaWiki)."""
+
+    def __init__(self, candidates: Iterable[Candidate], *, sources: list[str] | None = None) -> None:
+        self._by_name: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            self._by_name.setdefault(c.name, []).append(c)
+        self.sources = sources or []
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name, key=str.lower)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def candidates(self, name: str) -> list[Candidate]:
+        return list(self._by_name.get(name, []))
+
+    def all(self) -> Iterable[Candidate]:
+        for name in self.names():
+            yield from self._by_name[name]
+
+    def kind_of(self, name: str) -> Kind | None:
+        cands = self._by_name.get(name)
+        return cands[0].kind if cands else None
+
+    def close_matches(self, name: str) -> list[str]:
+        import difflib
+
+        lower = {n.lower(): n for n in self._by_name}
+        hits = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.75)
+        return [lower[h] for h in hits]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_name.values())
+
+
+def open_source(spec: str) -> CatalogSource:
+    """Turn a ``--catalog`` argument into a source (see the module docstring for the forms)."""
+    from mwrelease.catalog.git import GitSource
+    from mwrelease.catalog.snapshot import SnapshotSource
+    from mwrelease.catalog.trees import CoreTreeSource, TreeSource
+
+    prefix, _, rest = spec.partition(":")
+    explicit = {"snapshot": SnapshotSource, "tree": TreeSource, "core": CoreTreeSource, "git": GitSource}
+    if prefix in explicit and rest and not spec.startswith(("git://",)):
+        return explicit[prefix](rest)  # type: ignore[no-any-return]
+    if re.match(r"^(https?|ssh|git|file)://", spec) or spec.endswith(".git"):
+        return GitSource(spec)
+    path = Path(spec)
+    if not path.exists():
+        raise SourceError(
+            f"Catalog source {spec!r} does not exist.",
+            hint="Give a directory of extension.json snapshots, a directory of extension trees, a MediaWiki core "
+            "tree, or a git URL (prefix it with git:, snapshot:, tree: or core: to say which).",
+        )
+    if path.is_file():
+        return SnapshotSource(str(path))
+    if (path / "includes").is_dir() and (path / "extensions").is_dir():
+        return CoreTreeSource(str(path))
+    if any(path.glob("*.json")):
+        return SnapshotSource(str(path))
+    if (path / ".git").exists() or (path / "HEAD").is_file() and (path / "refs").is_dir():
+        return GitSource(str(path))
+    return TreeSource(str(path))
+
+
+def load_catalog(specs: Iterable[str]) -> Catalog:
+    sources = [open_source(s) for s in specs]
+    cands: list[Candidate] = []
+    for s in sources:
+        cands.extend(s.candidates())
+    return Catalog(cands, sources=[s.description for s in sources])
+
+
+def default_snapshot_dir() -> Path | None:
+    """``../shared/data/extension-metadata`` beside a checkout, or ``$MWRELEASE_CATALOG``."""
+    import os
+
+    env = os.environ.get("MWRELEASE_CATALOG")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[3] / "shared" / "data" / "extension-metadata"
+    return here if here.is_dir() else None
+
+
+def read_manifest(text: str, *, where: str) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where} is not valid JSON: {exc}.", hint="Fix the file or remove it from the catalog source.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} is not a JSON object.")
+    return data

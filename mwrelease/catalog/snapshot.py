@@ -1,0 +1,57 @@
+"""The JSON snapshot format of shared/data/extension-metadata (one NAME.json per extension/skin)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mwrelease.catalog import Candidate, Requires
+from mwrelease.errors import ConfigError, SourceError
+
+
+class SnapshotSource:
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.description = f"snapshot:{self.path}"
+        if not self.path.exists():
+            raise SourceError(f"Snapshot source {self.path} does not exist.",
+                              hint="Point --catalog at a directory of NAME.json snapshot files.")
+
+    def files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        return sorted(p for p in self.path.glob("*.json"))
+
+    def candidates(self) -> Iterator[Candidate]:
+        for f in self.files():
+            try:
+                data = json.loads(f.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"Snapshot {f} is not valid JSON: {exc}.") from None
+            if not isinstance(data, dict) or "refs" not in data:
+                continue  # not a snapshot file (e.g. some other JSON in the directory)
+            yield from _from_snapshot(data, origin=f"snapshot:{f}")
+
+
+def _from_snapshot(data: dict[str, Any], *, origin: str) -> Iterator[Candidate]:
+    name = data["name"]
+    kind = data.get("kind", "extension")
+    for r in data["refs"]:
+        ej = r.get("extension_json")
+        yield Candidate(
+            name=name,
+            kind=kind,
+            ref=r.get("ref"),
+            ref_type=r.get("ref_type") or "branch",
+            commit=r.get("commit"),
+            commit_date=r.get("commit_date"),
+            version=(ej or {}).get("version"),
+            requires=Requires.from_manifest((ej or {}).get("requires")),
+            composer_require=MappingProxyType(dict(r.get("composer_require") or {})),
+            has_manifest=ej is not None,
+            origin=origin,
+            repo=data.get("repo"),
+        )

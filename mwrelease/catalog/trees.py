@@ -1,0 +1,91 @@
+"""Extension and skin trees on disk: a directory of them, or a MediaWiki core tree's bundled set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import MappingProxyType
+
+from mwrelease.catalog import Candidate, Kind, Requires, read_manifest
+from mwrelease.errors import SourceError
+
+
+def candidate_from_tree(path: Path, *, kind: Kind | None, ref: str | None, ref_type: str, origin: str) -> Candidate | None:
+    """Read one extension/skin directory; None when it has neither extension.json nor skin.json."""
+    manifest_names = ["skin.json", "extension.json"] if kind == "skin" else ["extension.json", "skin.json"]
+    for fname in manifest_names:
+        f = path / fname
+        if f.is_file():
+            data = read_manifest(f.read_text(), where=str(f))
+            composer: dict[str, str] = {}
+            cj = path / "composer.json"
+            if cj.is_file():
+                try:
+                    composer = dict(read_manifest(cj.read_text(), where=str(cj)).get("require") or {})
+                except Exception:  # a broken composer.json does not hide the extension
+                    composer = {}
+            return Candidate(
+                name=str(data.get("name") or path.name),
+                kind=kind or ("skin" if fname == "skin.json" else "extension"),
+                ref=ref,
+                ref_type=ref_type,
+                version=data.get("version"),
+                requires=Requires.from_manifest(data.get("requires")),
+                composer_require=MappingProxyType(composer),
+                origin=origin,
+                path=str(path),
+            )
+    return None
+
+
+class TreeSource:
+    """A directory whose subdirectories are extension or skin trees."""
+
+    def __init__(self, path: str, *, ref: str | None = None) -> None:
+        self.path = Path(path)
+        self.ref = ref
+        self.description = f"tree:{self.path}"
+        if not self.path.is_dir():
+            raise SourceError(f"Extension tree directory {self.path} does not exist.")
+
+    def candidates(self) -> Iterator[Candidate]:
+        for sub in sorted(p for p in self.path.iterdir() if p.is_dir()):
+            c = candidate_from_tree(sub, kind=None, ref=self.ref or "tree", ref_type="tree", origin=self.description)
+            if c is not None:
+                yield c
+
+
+def core_version(core: Path) -> str:
+    """MediaWiki's version from a core tree (includes/Defines.php since 1.35: define( 'MW_VERSION', '1.43.5' ))."""
+    for rel in ("includes/Defines.php", "includes/DefaultSettings.php"):
+        f = core / rel
+        if f.is_file():
+            m = re.search(r"""(?:MW_VERSION['"]\s*,|\$wgVersion\s*=)\s*['"]([^'"]+)['"]""", f.read_text(errors="replace"))
+            if m:
+                return m.group(1)
+    raise SourceError(f"{core} does not look like a MediaWiki core tree: no MW_VERSION in includes/Defines.php.")
+
+
+class CoreTreeSource:
+    """The extensions and skins a core tree bundles, each at the core's REL branch."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.description = f"core:{self.path}"
+        if not self.path.is_dir():
+            raise SourceError(f"Core tree {self.path} does not exist.")
+        self.version = core_version(self.path)
+
+    def candidates(self) -> Iterator[Candidate]:
+        from mwrelease.versions import core_line, rel_branch
+
+        ref = rel_branch(core_line(self.version))
+        for sub, kind in (("extensions", "extension"), ("skins", "skin")):
+            d = self.path / sub
+            if not d.is_dir():
+                continue
+            for ext in sorted(p for p in d.iterdir() if p.is_dir()):
+                c = candidate_from_tree(ext, kind=kind, ref=ref, ref_type="bundled", origin=self.description)  # type: ignore[arg-type]
+                if c is not None:
+                    yield c
