@@ -1,0 +1,268 @@
+"""Build release artifacts: a full tarball in MediaWiki's upstream layout, a manifest, checksums, deltas.
+
+Output directory after ``build_release`` (and ``build_delta``)::
+
+    mediawiki-1.43.5.tar.gz                         # mediawiki-1.43.5/ + core, extensions, skins, vendor
+    mediawiki-1.43.5.manifest.json                  # see manifest.py
+    mediawiki-1.43.5-from-1.43.4.delta.tar.gz       # changed files only, same prefix
+    mediawiki-1.43.5-from-1.43.4.delta.manifest.json
+    SHA256SUMS                                      # "<sha256>  <file>" for every artifact and manifest
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mwrelease import __version__
+from mwrelease.errors import ConfigError, IntegrityError, SourceError
+from mwrelease.lock import Lock, LockedComponent
+from mwrelease.release import coretree
+from mwrelease.release.archive import safe_extract, write_tarball
+from mwrelease.release.lines import line_of, upgrades_from, version_key
+from mwrelease.release.manifest import Component, Manifest, scan_tree, sha256_file, verify_tree
+
+Progress = Callable[[str, int], None]  # (label, total) -> returns nothing; see cli for the click bar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """One built artifact and its manifest, as `channel publish` takes them."""
+
+    tarball: Path
+    manifest_path: Path
+    manifest: Manifest
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"tarball": str(self.tarball), "manifest": str(self.manifest_path), "sha256": self.sha256,
+                "size": self.size, "version": self.manifest.core_version, "kind": self.manifest.kind,
+                "files": len(self.manifest.files)}
+
+
+def artifact_names(version: str, delta_from: str | None = None) -> tuple[str, str]:
+    base = f"mediawiki-{version}" + (f"-from-{delta_from}.delta" if delta_from else "")
+    return base + ".tar.gz", base + ".manifest.json"
+
+
+def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str | None = None,
+                  previous: Path | None = None, tick: Callable[[int], None] | None = None) -> list[Artifact]:
+    """Build the full artifact (and a delta when ``previous`` names an older manifest of the same line)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp:
+        stage = Path(tmp, "tree")
+        if core_tree is not None:
+            coretree.materialize(core_tree, stage)
+        elif core_image is not None:
+            coretree.extract_from_image(core_image, stage)
+        else:
+            raise ConfigError("No core to build from.", hint="Pass --core-tree DIR or --core-image IMAGE.")
+        version = coretree.core_version_of(stage)
+        if version != lock.core_version:
+            raise ConfigError(f"The core tree is MediaWiki {version}, but the lock {lock.bundle!r} is for "
+                              f"{lock.core_version}.", hint="Use the core tree of the lock's version, or resolve "
+                              f"the bundle again with `mwrelease resolve ... --core {version}`.")
+        components = _add_components(lock, stage)
+        php_req = coretree.php_requirement_of(stage)
+        entries = scan_tree(stage)
+        line = line_of(version)
+        name = f"mediawiki-{version}"
+        tar_name, manifest_name = artifact_names(version)
+        manifest = Manifest(
+            name=name, kind="full", core_version=version, core_line=line, files=tuple(entries),
+            bundle=lock.bundle, php_requirement=php_req, databases=tuple(lock.databases), php_tested=tuple(lock.php),
+            upgrades_from_lines=tuple(upgrades_from(line)), upgrades_from_min=f"{upgrades_from(line)[0]}.0",
+            components=tuple(components), artifact_file=tar_name, created_by=f"mwrelease {__version__}")
+        tarball = out_dir / tar_name
+        write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
+        manifest_path = out_dir / manifest_name
+        _write_atomic(manifest_path, manifest.dumps())
+        full = _artifact(tarball, manifest_path, manifest)
+        built = [full]
+        if previous is not None:
+            built.append(build_delta(manifest, stage, Manifest.load(previous), out_dir))
+    write_sha256sums(out_dir, built)
+    return built
+
+
+def build_delta(new: Manifest, new_tree: Path, old: Manifest, out_dir: Path) -> Artifact:
+    """An artifact with only the files that changed since ``old`` (same line), plus the list of removals."""
+    if old.core_line != new.core_line or version_key(old.core_version) >= version_key(new.core_version):
+        raise ConfigError(f"A delta goes from an older release of the same line: {old.core_version} -> "
+                          f"{new.core_version} is not one.", hint="Pass --previous with the manifest of an older "
+                          f"{new.core_line} release.")
+    old_map = old.file_map()
+    changed = [f for f in new.files if old_map.get(f.path) != f]
+    new_paths = {f.path for f in new.files}
+    removed = sorted(p for p in old_map if p not in new_paths)
+    tar_name, manifest_name = artifact_names(new.core_version, old.core_version)
+    delta = Manifest(
+        name=new.name, kind="delta", core_version=new.core_version, core_line=new.core_line, files=new.files,
+        bundle=new.bundle, php_requirement=new.php_requirement, databases=new.databases, php_tested=new.php_tested,
+        upgrades_from_lines=(new.core_line,), upgrades_from_min=old.core_version, components=new.components,
+        artifact_file=tar_name, delta_from=old.core_version, delta_from_tree_sha256=old.tree_sha256,
+        delta_changed=tuple(f.path for f in changed), delta_removed=tuple(removed), created_by=new.created_by)
+    tarball = out_dir / tar_name
+    write_tarball(tarball, new_tree, delta.prefix, changed)
+    manifest_path = out_dir / manifest_name
+    _write_atomic(manifest_path, delta.dumps())
+    return _artifact(tarball, manifest_path, delta)
+
+
+def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest) -> Artifact:
+    return Artifact(tarball=tarball, manifest_path=manifest_path, manifest=manifest,
+                    sha256=sha256_file(tarball), size=tarball.stat().st_size)
+
+
+def _add_components(lock: Lock, stage: Path) -> list[Component]:
+    """Put every locked extension and skin into the tree; describe every extension and skin the tree has."""
+    locked: dict[tuple[str, str], LockedComponent] = {}
+    for c in lock.components:
+        kind_dir = stage / ("skins" if c.kind == "skin" else "extensions")
+        dest = kind_dir / c.name
+        if c.source.type == "bundled":
+            if not dest.is_dir():
+                raise ConfigError(f"The lock says {c.kind} {c.name} is bundled with core, but the core tree has no "
+                                  f"{dest.relative_to(stage)}.", hint="Use the matching core tree or re-resolve.")
+        elif c.source.type == "path":
+            if not c.source.path or not Path(c.source.path).is_dir():
+                raise SourceError(f"{c.kind} {c.name}: source path {c.source.path!r} is not a directory.",
+                                  hint="Fix the path in the bundle and resolve again.")
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(c.source.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        elif c.source.type == "git":
+            if dest.exists():
+                shutil.rmtree(dest)
+            _git_export(c, dest)
+        else:
+            raise ConfigError(f"{c.kind} {c.name}: source type {c.source.type!r} is not supported by release build yet.",
+                              hint="Use a git or path source for it in the bundle.")
+        locked[(c.kind, c.name)] = c
+    out: list[Component] = []
+    for kind, sub, meta in (("extension", "extensions", "extension.json"), ("skin", "skins", "skin.json")):
+        base = stage / sub
+        if not base.is_dir():
+            continue
+        for d in sorted(p for p in base.iterdir() if p.is_dir()):
+            info = _read_json(d / meta)
+            lc = locked.get((kind, d.name))
+            requires = info.get("requires")
+            requires = requires if isinstance(requires, dict) else {}
+            version = info.get("version")
+            out.append(Component(
+                name=d.name, kind=kind, ref=lc.ref if lc else None, commit=lc.commit if lc else None,
+                version=(lc.version if lc and lc.version else (version if isinstance(version, str) else None)),
+                source=lc.source.type if lc else "core-tree",
+                requires_mediawiki=requires.get("MediaWiki")))
+    return out
+
+
+def _git_export(c: LockedComponent, dest: Path) -> None:
+    url = c.source.url or c.source.path
+    rev = c.commit or c.ref
+    if not url or not rev:
+        raise ConfigError(f"{c.kind} {c.name}: a git source needs a url and a commit or ref in the lock.")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp], check=True, capture_output=True,
+                           text=True, timeout=600)
+            subprocess.run(["git", "-C", tmp, "checkout", "--quiet", rev], check=True, capture_output=True,
+                           text=True, timeout=600)
+            if c.commit:
+                head = subprocess.run(["git", "-C", tmp, "rev-parse", "HEAD"], check=True, capture_output=True,
+                                      text=True).stdout.strip()
+                if head != c.commit:
+                    raise IntegrityError(f"{c.kind} {c.name}: {url} at {rev} is commit {head}, the lock says {c.commit}.")
+        except subprocess.CalledProcessError as exc:
+            raise SourceError(f"{c.kind} {c.name}: cannot check out {rev} from {url}: {exc.stderr.strip()}",
+                              hint="Check that the repository is reachable and the lock is current.") from None
+        shutil.copytree(tmp, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(p.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_sha256sums(out_dir: Path, artifacts: list[Artifact]) -> Path:
+    """Add (or refresh) the lines for these artifacts and their manifests in out_dir/SHA256SUMS."""
+    sums = out_dir / "SHA256SUMS"
+    lines: dict[str, str] = {}
+    if sums.exists():
+        for ln in sums.read_text().splitlines():
+            if "  " in ln:
+                digest, name = ln.split("  ", 1)
+                lines[name] = digest
+    for a in artifacts:
+        lines[a.tarball.name] = a.sha256
+        lines[a.manifest_path.name] = sha256_file(a.manifest_path)
+    _write_atomic(sums, "".join(f"{lines[n]}  {n}\n" for n in sorted(lines)))
+    return sums
+
+
+def check_sha256sums(path: Path) -> None:
+    """Check a file against the SHA256SUMS beside it, when there is one."""
+    sums = path.parent / "SHA256SUMS"
+    if not sums.exists():
+        return
+    for ln in sums.read_text().splitlines():
+        digest, _, name = ln.partition("  ")
+        if name == path.name:
+            actual = sha256_file(path)
+            if actual != digest:
+                raise IntegrityError(f"{path.name} has sha256 {actual}, but SHA256SUMS says {digest}; the file was "
+                                     "damaged or tampered with.", hint="Download or build it again.")
+            return
+
+
+def unpack_verified(tarball: Path, manifest: Manifest, dest: Path, *, old_tree: Path | None = None,
+                    tick: Callable[[int], None] | None = None) -> None:
+    """Unpack a full or delta artifact into ``dest`` (which must not exist) and verify every file.
+
+    For a delta, ``old_tree`` is the installed tree of ``manifest.delta_from``: unchanged files are copied
+    from it, then the delta is unpacked over them, and the result is checked against the full file list.
+    """
+    if dest.exists():
+        raise IntegrityError(f"{dest} already exists; refusing to unpack over it.")
+    if manifest.kind == "delta":
+        if old_tree is None:
+            raise ConfigError("A delta artifact needs the old tree it applies to.")
+        changed = set(manifest.delta_changed)
+        dest.mkdir(parents=True)
+        for f in manifest.files:
+            if f.path in changed:
+                continue
+            src = old_tree / f.path
+            target = dest / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if f.link is not None:
+                target.symlink_to(f.link)
+            elif src.is_file():
+                shutil.copy2(src, target)
+        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+            written = safe_extract(tarball, Path(tmp), manifest.prefix, progress=tick)
+            if set(written) != changed:
+                raise IntegrityError(f"{tarball.name} does not hold exactly the files its manifest lists as changed.",
+                                     hint="Download it again from the release channel.")
+            for rel in written:
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                Path(tmp, rel).replace(dest / rel)
+    else:
+        safe_extract(tarball, dest, manifest.prefix, progress=tick)
+    verify_tree(dest, manifest)

@@ -1,0 +1,267 @@
+"""The release manifest: what a release artifact contains, exactly enough to verify every file.
+
+File format (JSON, ``format: "mwrelease.manifest/1"``)::
+
+    {
+      "format": "mwrelease.manifest/1",
+      "kind": "full" | "delta",
+      "name": "mediawiki-1.43.5",                      # also the tarball's top directory
+      "core": {"version": "1.43.5", "line": "1.43", "lts": true},
+      "bundle": "tarball-1.43",                         # the lock's bundle name ("" without a lock)
+      "requires": {"php": ">= 8.1.0", "databases": ["sqlite", "mariadb"]},
+      "php_tested": ["8.2", "8.4"],
+      "upgrades_from": {"lines": ["1.39", "1.40", "1.41", "1.42", "1.43"], "min_version": "1.39.0"},
+      "components": [{"name": "Cite", "kind": "extension", "ref": "REL1_43", "commit": "…" | null,
+                      "version": "…" | null, "source": "bundled" | "git" | "path" | "core-tree"}],
+      "files": [{"path": "index.php", "sha256": "…", "size": 123, "mode": "0644"},
+                {"path": "x/link", "link": "target"}],        # every file of the full tree
+      "tree_sha256": "…",                                       # digest over the "files" list
+      "artifact": {"file": "mediawiki-1.43.5.tar.gz", "prefix": "mediawiki-1.43.5/"},
+      "delta": null | {"from": "1.43.4", "from_tree_sha256": "…",
+                       "changed": ["paths in the delta tarball"], "removed": ["paths to delete"]},
+      "created_by": "mwrelease 0.1.0"
+    }
+
+A delta manifest carries the *full* target file list: applying a delta to the old tree must yield a
+tree that verifies against it exactly as a full artifact would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mwrelease.errors import IntegrityError
+from mwrelease.release.lines import LTS_LINES
+
+MANIFEST_FORMAT = "mwrelease.manifest/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileEntry:
+    path: str
+    sha256: str | None = None
+    size: int = 0
+    mode: int = 0o644
+    link: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.link is not None:
+            return {"path": self.path, "link": self.link}
+        return {"path": self.path, "sha256": self.sha256, "size": self.size, "mode": f"{self.mode:04o}"}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FileEntry:
+        if "link" in d:
+            return cls(path=d["path"], link=d["link"])
+        return cls(path=d["path"], sha256=d["sha256"], size=int(d.get("size", 0)), mode=int(d.get("mode", "0644"), 8))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Component:
+    name: str
+    kind: str
+    ref: str | None = None
+    commit: str | None = None
+    version: str | None = None
+    source: str = "core-tree"
+    requires_mediawiki: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "ref": self.ref, "commit": self.commit,
+                "version": self.version, "source": self.source, "requires_mediawiki": self.requires_mediawiki}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    name: str
+    core_version: str
+    core_line: str
+    files: tuple[FileEntry, ...]
+    kind: Literal["full", "delta"] = "full"
+    bundle: str = ""
+    php_requirement: str | None = None
+    databases: tuple[str, ...] = ("sqlite",)
+    php_tested: tuple[str, ...] = ()
+    upgrades_from_lines: tuple[str, ...] = ()
+    upgrades_from_min: str = ""
+    components: tuple[Component, ...] = ()
+    artifact_file: str = ""
+    delta_from: str | None = None
+    delta_from_tree_sha256: str | None = None
+    delta_changed: tuple[str, ...] = ()
+    delta_removed: tuple[str, ...] = ()
+    created_by: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return self.name + "/"
+
+    @property
+    def tree_sha256(self) -> str:
+        return tree_digest(self.files)
+
+    def file_map(self) -> dict[str, FileEntry]:
+        return {f.path: f for f in self.files}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "kind": self.kind,
+            "name": self.name,
+            "core": {"version": self.core_version, "line": self.core_line, "lts": self.core_line in LTS_LINES},
+            "bundle": self.bundle,
+            "requires": {"php": self.php_requirement, "databases": list(self.databases)},
+            "php_tested": list(self.php_tested),
+            "upgrades_from": {"lines": list(self.upgrades_from_lines), "min_version": self.upgrades_from_min},
+            "components": [c.to_json() for c in self.components],
+            "files": [f.to_json() for f in self.files],
+            "tree_sha256": self.tree_sha256,
+            "artifact": {"file": self.artifact_file, "prefix": self.prefix},
+            "delta": None if self.kind == "full" else {
+                "from": self.delta_from, "from_tree_sha256": self.delta_from_tree_sha256,
+                "changed": list(self.delta_changed), "removed": list(self.delta_removed)},
+            "created_by": self.created_by,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, origin: str = "manifest") -> Manifest:
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            got = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise IntegrityError(f"{origin} is not an mwrelease release manifest (format {got!r}, expected "
+                                 f"{MANIFEST_FORMAT!r}).", hint="Download the release again from its channel.")
+        try:
+            delta = data.get("delta") or {}
+            m = cls(
+                name=data["name"], kind=data["kind"], core_version=data["core"]["version"],
+                core_line=data["core"]["line"], bundle=data.get("bundle", ""),
+                php_requirement=data["requires"].get("php"), databases=tuple(data["requires"].get("databases", [])),
+                php_tested=tuple(data.get("php_tested", [])),
+                upgrades_from_lines=tuple(data["upgrades_from"]["lines"]),
+                upgrades_from_min=data["upgrades_from"].get("min_version", ""),
+                components=tuple(Component(**c) for c in data.get("components", [])),
+                files=tuple(FileEntry.from_json(f) for f in data["files"]),
+                artifact_file=data["artifact"]["file"],
+                delta_from=delta.get("from"), delta_from_tree_sha256=delta.get("from_tree_sha256"),
+                delta_changed=tuple(delta.get("changed", [])), delta_removed=tuple(delta.get("removed", [])),
+                created_by=data.get("created_by", ""),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"{origin} is a damaged release manifest: missing or wrong field {exc}.",
+                                 hint="Download the release again, or rebuild it with `mwrelease release build`.") from None
+        if data.get("tree_sha256") not in (None, m.tree_sha256):
+            raise IntegrityError(f"{origin}: its file list does not match its own tree_sha256; the manifest was edited.",
+                                 hint="Download the release again from its channel.")
+        return m
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            return cls.from_json(json.loads(path.read_text()), origin=str(path))
+        except FileNotFoundError:
+            raise IntegrityError(f"Release manifest {path} does not exist.") from None
+        except json.JSONDecodeError as exc:
+            raise IntegrityError(f"Release manifest {path} is not valid JSON ({exc}).",
+                                 hint="Download the release again from its channel.") from None
+
+
+def tree_digest(files: tuple[FileEntry, ...] | list[FileEntry]) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda e: e.path):
+        h.update(json.dumps(f.to_json(), sort_keys=True).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def normalise_mode(mode: int) -> int:
+    """Modes as a release carries them: 0755 for anything executable by its owner, else 0644."""
+    return 0o755 if mode & stat.S_IXUSR else 0o644
+
+
+def scan_tree(root: Path, *, exclude: frozenset[str] = frozenset()) -> list[FileEntry]:
+    """Every regular file and symlink under root (relative POSIX paths, sorted). Directories are implied."""
+    entries: list[FileEntry] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        keep_dirs = []
+        for d in sorted(dirnames):
+            p = Path(dirpath, d)
+            if rel_dir + d in exclude:
+                continue
+            if p.is_symlink():
+                entries.append(FileEntry(path=rel_dir + d, link=os.readlink(p)))
+            else:
+                keep_dirs.append(d)
+        dirnames[:] = keep_dirs
+        for name in sorted(filenames):
+            rel = rel_dir + name
+            if rel in exclude:
+                continue
+            p = Path(dirpath, name)
+            st = p.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                entries.append(FileEntry(path=rel, link=os.readlink(p)))
+            elif stat.S_ISREG(st.st_mode):
+                entries.append(FileEntry(path=rel, sha256=sha256_file(p), size=st.st_size,
+                                         mode=normalise_mode(st.st_mode)))
+            else:
+                raise IntegrityError(f"{p} is neither a file, a directory nor a symlink (a device, socket or fifo); "
+                                     "a release tree may contain none.", hint="Remove it from the tree and try again.")
+    entries.sort(key=lambda e: e.path)
+    return entries
+
+
+def verify_tree(root: Path, manifest: Manifest, *, ignore: frozenset[str] = frozenset()) -> None:
+    """Raise IntegrityError unless root holds exactly the manifest's files, with their hashes and modes.
+
+    ``ignore`` names top-level entries the admin adds to a tree (LocalSettings.php, images, ...).
+    """
+    expected = manifest.file_map()
+    problems: list[str] = []
+    seen: set[str] = set()
+    for entry in scan_tree(root):
+        top = entry.path.split("/", 1)[0]
+        if top in ignore or entry.path in ignore:
+            continue
+        seen.add(entry.path)
+        want = expected.get(entry.path)
+        if want is None:
+            problems.append(f"unexpected file {entry.path}")
+        elif want.link != entry.link or want.sha256 != entry.sha256 or (want.link is None and want.mode != entry.mode):
+            problems.append(f"{entry.path} differs from the manifest")
+    for path in expected:
+        if path not in seen and path.split("/", 1)[0] not in ignore:
+            problems.append(f"missing file {path}")
+    if problems:
+        raise IntegrityError(
+            f"The unpacked tree of {manifest.name} does not match its manifest ({len(problems)} problem(s)); "
+            "the artifact was damaged or tampered with, so it will not be installed.",
+            details=problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []),
+            hint="Download it again from the release channel; if it fails again, tell the release managers.")
+
+
+def local_changes(root: Path, manifest: Manifest, *, ignore: frozenset[str]) -> list[str]:
+    """Core files the admin changed or added relative to the installed release (for `upgrade` to report)."""
+    try:
+        verify_tree(root, manifest, ignore=ignore)
+    except IntegrityError as exc:
+        return [d for d in exc.details if not d.startswith("...")]
+    return []
