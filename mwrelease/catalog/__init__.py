@@ -32,9 +32,9 @@ class Requires:
     """The ``requires`` block of extension.json/skin.json, split the way VersionChecker reads it."""
 
     mediawiki: str | None = None
-    platform: Mapping[str, Any] = _EMPTY  # "php": constraint, "ext-curl": "*", "ability-shell": True
-    extensions: Mapping[str, str] = _EMPTY
-    skins: Mapping[str, str] = _EMPTY
+    platform: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # "php": constraint, "ext-curl": "*", "ability-shell": True
+    extensions: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    skins: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     declared: bool = False  # False: no "requires" at all -> compatibility unknown
 
     @classmethod
@@ -71,7 +71,7 @@ def _str_or_none(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # identity: two refs with equal fields are still two refs
 class Candidate:
     """One ref of one extension or skin, with what it declares."""
 
@@ -83,8 +83,9 @@ class Candidate:
     commit_date: str | None = None
     version: str | None = None  # declared "version" of extension.json, verbatim
     requires: Requires = field(default_factory=Requires)
-    composer_require: Mapping[str, str] = _EMPTY
+    composer_require: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     has_manifest: bool = True  # False: no extension.json/skin.json at this ref (legacy PHP entry point)
+    display_name: str | None = None  # extension.json "name" when it differs from the load name
     origin: str = ""  # where this metadata was read: "snapshot:/…/Cite.json", "git:file:///…", "core:/usr/share/mediawiki"
     repo: str | None = None  # git URL or "owner/name" where the code can be fetched
     path: str | None = None  # local tree, for tree/core sources
@@ -118,18 +119,21 @@ class Catalog:
 
     def __init__(self, candidates: Iterable[Candidate], *, sources: list[str] | None = None) -> None:
         self._by_name: dict[str, list[Candidate]] = {}
+        self._alias: dict[str, str] = {}  # extension.json "name" -> load name, for requires.extensions keys
         for c in candidates:
             self._by_name.setdefault(c.name, []).append(c)
+            if c.display_name and c.display_name != c.name:
+                self._alias[c.display_name] = c.name
         self.sources = sources or []
 
     def names(self) -> list[str]:
         return sorted(self._by_name, key=str.lower)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._by_name
+        return name in self._by_name or name in self._alias
 
     def candidates(self, name: str) -> list[Candidate]:
-        return list(self._by_name.get(name, []))
+        return list(self._by_name.get(name) or self._by_name.get(self._alias.get(name, ""), []))
 
     def all(self) -> Iterable[Candidate]:
         for name in self.names():
@@ -171,7 +175,7 @@ def open_source(spec: str) -> CatalogSource:
         )
     if path.is_file():
         return SnapshotSource(str(path))
-    if (path / "includes").is_dir() and (path / "extensions").is_dir():
+    if (path / "includes" / "Defines.php").is_file():
         return CoreTreeSource(str(path))
     if any(path.glob("*.json")):
         return SnapshotSource(str(path))

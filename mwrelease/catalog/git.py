@@ -123,7 +123,8 @@ class GitSource:
                 continue  # not an extension at this ref
             manifest = manifest or {}
             yield Candidate(
-                name=str(manifest.get("name") or fallback_name),
+                name=fallback_name,
+                display_name=str(manifest.get("name") or fallback_name),
                 kind="skin" if meta.get("manifest_file") == "skin.json" else "extension",
                 ref=ref,
                 ref_type=ref_type,

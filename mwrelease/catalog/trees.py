@@ -26,7 +26,9 @@ def candidate_from_tree(path: Path, *, kind: Kind | None, ref: str | None, ref_t
                 except Exception:  # a broken composer.json does not hide the extension
                     composer = {}
             return Candidate(
-                name=str(data.get("name") or path.name),
+                # wfLoadExtension() takes the directory name; extension.json's "name" can differ ("Abuse Filter").
+                name=path.name,
+                display_name=str(data.get("name") or path.name),
                 kind=kind or ("skin" if fname == "skin.json" else "extension"),
                 ref=ref,
                 ref_type=ref_type,
@@ -81,9 +83,11 @@ class CoreTreeSource:
         from mwrelease.versions import core_line, rel_branch
 
         ref = rel_branch(core_line(self.version))
-        for sub, kind in (("extensions", "extension"), ("skins", "skin")):
+        # Debian's package keeps the bundled extensions in extensions-core/ (extensions/ is a symlink
+        # into /var/lib/mediawiki for the admin's own); upstream tarballs have them in extensions/.
+        for sub, kind in (("extensions-core", "extension"), ("extensions", "extension"), ("skins", "skin")):
             d = self.path / sub
-            if not d.is_dir():
+            if not d.is_dir() or sub == "extensions" and (self.path / "extensions-core").is_dir():
                 continue
             for ext in sorted(p for p in d.iterdir() if p.is_dir()):
                 c = candidate_from_tree(ext, kind=kind, ref=ref, ref_type="bundled", origin=self.description)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""The compatibility matrix: for every catalog entry (name, ref) and every core version, what its
+declared requirements say (``declared``) and, when results files are given, what the container
+tests found (``tested``).
+
+JSON form (``mwrelease matrix --format json``, also inside the ``--json`` envelope's ``data.rows``)::
+
+    [{"name": "Cite", "kind": "extension", "ref": "REL1_43", "ref_type": "branch", "commit": "…",
+      "core": "1.43.9", "php": ["8.4"],
+      "status": "compatible" | "incompatible" | "unknown",        # declared
+      "reasons": [{"code": "incompatible-core", "message": "…"}],  # MediaWiki's own error codes
+      "tested": "passed" | "failed" | "skipped" | null,            # null: no result for this cell
+      "tested_detail": {...} | null}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mwrelease.catalog import Candidate, Catalog
+from mwrelease.compat import Reason, Status, declared_status, dependency_reasons, platform_reasons
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixRow:
+    candidate: Candidate
+    core: str
+    php: tuple[str, ...]
+    status: Status
+    reasons: tuple[Reason, ...]
+    tested: str | None = None
+    tested_detail: Mapping[str, Any] | None = field(default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.candidate
+        return {
+            "name": c.name, "kind": c.kind, "ref": c.ref, "ref_type": c.ref_type, "commit": c.commit,
+            "version": c.clean_version, "core": self.core, "php": list(self.php), "status": self.status,
+            "reasons": [r.to_json() for r in self.reasons], "tested": self.tested,
+            "tested_detail": dict(self.tested_detail) if self.tested_detail else None,
+        }
+
+
+def declared_matrix(catalog: Catalog, cores: Iterable[str], *, php: Iterable[str] = ()) -> list[MatrixRow]:
+    cores = list(cores)
+    php = tuple(php)
+    rows: list[MatrixRow] = []
+    for cand in catalog.all():
+        for core in cores:
+            reasons = platform_reasons(cand, core=core, php=php)
+            if not reasons:
+                reasons = dependency_reasons(cand, available=catalog.candidates, core=core, php=php)
+            if not cand.has_manifest:
+                reasons = [Reason(code="no-manifest", message=f"{cand.label} has no extension.json/skin.json (legacy PHP entry point)")]
+            status: Status = "unknown" if not cand.has_manifest else declared_status(cand, reasons)
+            rows.append(MatrixRow(candidate=cand, core=core, php=php, status=status, reasons=tuple(reasons)))
+    return rows
+
+
+def with_tested(rows: list[MatrixRow], tested: Mapping[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]) -> list[MatrixRow]:
+    """Attach tested results keyed by (name, ref, core line)."""
+    from dataclasses import replace
+
+    from mwrelease.versions import core_line
+
+    out = []
+    for r in rows:
+        hit = tested.get((r.candidate.name, r.candidate.ref, core_line(r.core)))
+        out.append(replace(r, tested=hit[0], tested_detail=hit[1]) if hit else r)
+    return out
+
+
+def summary(rows: list[MatrixRow]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        d = out.setdefault(r.core, {"compatible": 0, "incompatible": 0, "unknown": 0})
+        d[r.status] += 1
+    return out
