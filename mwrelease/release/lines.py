@@ -7,9 +7,8 @@ MediaWiki supports an upgrade from at most two LTS releases back, counting the t
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion, Version
-
 from mwrelease.errors import ConfigError
+from mwrelease.versions import Version, core_line, parse_version
 
 LTS_LINES = ("1.19", "1.23", "1.27", "1.31", "1.35", "1.39", "1.43")
 
@@ -23,19 +22,12 @@ def line_key(line: str) -> tuple[int, int]:
 
 
 def line_of(version: str) -> str:
-    parts = version.split(".")
-    if len(parts) < 2 or not parts[0].isdigit():
-        raise ConfigError(f"{version!r} is not a MediaWiki version such as 1.43.5.")
-    minor = "".join(ch for ch in parts[1] if ch.isdigit())
-    return f"{parts[0]}.{minor}"
+    return core_line(version)
 
 
 def version_key(version: str) -> Version:
-    """Order of MediaWiki versions (1.43.0-rc.1 < 1.43.0 < 1.43.5)."""
-    try:
-        return Version(version)
-    except InvalidVersion:
-        raise ConfigError(f"{version!r} is not a MediaWiki version such as 1.43.5.") from None
+    """Order of MediaWiki versions (1.43.0-rc.1 < 1.43.0 < 1.43.5), as composer and MediaWiki order them."""
+    return parse_version(version)
 
 
 def is_lts(line: str) -> bool:

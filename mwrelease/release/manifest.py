@@ -238,8 +238,7 @@ def verify_tree(root: Path, manifest: Manifest, *, ignore: frozenset[str] = froz
     problems: list[str] = []
     seen: set[str] = set()
     for entry in scan_tree(root):
-        top = entry.path.split("/", 1)[0]
-        if top in ignore or entry.path in ignore:
+        if _ignored(entry.path, ignore):
             continue
         seen.add(entry.path)
         want = expected.get(entry.path)
@@ -248,7 +247,7 @@ def verify_tree(root: Path, manifest: Manifest, *, ignore: frozenset[str] = froz
         elif want.link != entry.link or want.sha256 != entry.sha256 or (want.link is None and want.mode != entry.mode):
             problems.append(f"{entry.path} differs from the manifest")
     for path in expected:
-        if path not in seen and path.split("/", 1)[0] not in ignore:
+        if path not in seen and not _ignored(path, ignore):
             problems.append(f"missing file {path}")
     if problems:
         raise IntegrityError(
@@ -256,6 +255,13 @@ def verify_tree(root: Path, manifest: Manifest, *, ignore: frozenset[str] = froz
             "the artifact was damaged or tampered with, so it will not be installed.",
             details=problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []),
             hint="Download it again from the release channel; if it fails again, tell the release managers.")
+
+
+def _ignored(path: str, ignore: frozenset[str]) -> bool:
+    if not ignore:
+        return False
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in ignore for i in range(1, len(parts) + 1))
 
 
 def local_changes(root: Path, manifest: Manifest, *, ignore: frozenset[str]) -> list[str]:

@@ -1,0 +1,239 @@
+"""Plan an upgrade: a pure function of what is installed, what the channel offers and what the admin asked.
+
+Nothing here touches the disk or the network, so every rule is unit-tested without MediaWiki:
+the target release, the stops on the way (MediaWiki upgrades from at most two LTS back), each
+bundled extension's old -> new version, the fate of every extension the release does not ship, the
+PHP check and an estimate of the read-only window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mwrelease.errors import ConfigError, ConstraintError, NothingToDo
+from mwrelease.release.channel import ChannelIndex, ReleaseEntry
+from mwrelease.release.lines import channel_name, line_key, line_of, version_key
+from mwrelease.release.manifest import Manifest
+from mwrelease.upgrade.inspect import Installation, InstalledExtension
+from mwrelease.versions import satisfies
+
+Fate = Literal["bundled", "kept", "disabled", "not-loaded"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionPlan:
+    name: str
+    kind: str
+    fate: Fate
+    old_version: str | None
+    new_version: str | None = None
+    new_ref: str | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "fate": self.fate, "old_version": self.old_version,
+                "new_version": self.new_version, "new_ref": self.new_ref, "reason": self.reason}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stop:
+    version: str
+    line: str
+    artifact: str
+    delta_from: str | None  # set when a delta artifact from the installed release is used
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "line": self.line, "artifact": self.artifact, "delta_from": self.delta_from}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    from_version: str
+    target: str
+    stops: tuple[Stop, ...]
+    extensions: tuple[ExtensionPlan, ...]
+    database: str
+    estimated_read_only_seconds: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def disabled(self) -> list[ExtensionPlan]:
+        return [e for e in self.extensions if e.fate == "disabled"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.from_version, "target": self.target, "stops": [s.to_json() for s in self.stops],
+                "extensions": [e.to_json() for e in self.extensions], "database": self.database,
+                "estimated_read_only_seconds": self.estimated_read_only_seconds, "warnings": list(self.warnings)}
+
+    def render(self) -> str:
+        lines = [f"Upgrade plan: MediaWiki {self.from_version} -> {self.target}"]
+        if len(self.stops) > 1:
+            lines.append("  stops: " + " -> ".join([self.from_version] + [s.version for s in self.stops])
+                         + " (MediaWiki upgrades from at most two LTS releases back)")
+        for s in self.stops:
+            how = f"delta from {s.delta_from}" if s.delta_from else "full tarball"
+            lines.append(f"  {s.version}: {s.artifact} ({how})")
+        lines.append(f"  database: {self.database}")
+        lines.append(f"  expected read-only window: about {self.estimated_read_only_seconds} s")
+        lines.append("  extensions and skins:")
+        for e in self.extensions:
+            if e.fate == "bundled":
+                lines.append(f"    {e.kind} {e.name}: {e.old_version or '?'} -> {e.new_version or e.new_ref or '?'} "
+                             f"(shipped with the release{', ref ' + e.new_ref if e.new_ref else ''})")
+            elif e.fate == "kept":
+                lines.append(f"    {e.kind} {e.name} {e.old_version or ''}: kept ({e.reason})")
+            elif e.fate == "disabled":
+                lines.append(f"    {e.kind} {e.name} {e.old_version or ''}: DISABLED ({e.reason})")
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+
+def choose_target(inst_version: str, index: ChannelIndex, *, to: str | None, line: str | None) -> ReleaseEntry:
+    if to and line:
+        raise ConfigError("Give either --to VERSION or --line LINE, not both.")
+    current = version_key(inst_version)
+    if to:
+        target = index.find(to)
+        if target is None:
+            known = ", ".join(r.version for r in index.releases) or "none"
+            raise ConfigError(f"The channel has no release {to} (it has: {known}).",
+                              hint="Pick one of the listed versions, or check --channel.")
+    else:
+        want_line = line or line_of(inst_version)
+        if want_line.endswith("-lts"):
+            want_line = want_line[:-4]
+        target = index.newest(want_line)
+        if target is None:
+            lines = sorted({channel_name(r.line) for r in index.releases}, key=lambda n: line_key(n.split("-")[0]))
+            raise NothingToDo(f"The channel has no release on the {want_line} line (it has: {', '.join(lines) or 'none'}).",
+                              hint="Choose a line with --line, e.g. --line 1.43.")
+    if version_key(target.version) == current:
+        newer = [r for r in index.releases if version_key(r.version) > current]
+        hint = (f"A newer release line exists: `mwrelease upgrade --line {newer[-1].line}` upgrades to {newer[-1].version}."
+                if newer else "The wiki is on the newest release the channel offers.")
+        raise NothingToDo(f"The wiki is already on MediaWiki {inst_version}.", hint=hint)
+    if version_key(target.version) < current:
+        raise ConfigError(f"{target.version} is older than the installed {inst_version}; upgrade does not downgrade.",
+                          hint="To go back to the release before the last upgrade, run `mwrelease rollback`.")
+    return target
+
+
+def find_stops(inst_version: str, target: ReleaseEntry, index: ChannelIndex) -> list[ReleaseEntry]:
+    """Releases to install in order, ending with target; intermediate stops are the newest reachable ones."""
+    stops = [target]
+    current_line = line_of(inst_version)
+    while current_line not in stops[0].upgrades_from:
+        nxt = stops[0]
+        candidates = [r for r in index.releases
+                      if version_key(inst_version) < version_key(r.version) < version_key(nxt.version)
+                      and r.line in nxt.upgrades_from and r.line != nxt.line]
+        if not candidates:
+            raise ConfigError(
+                f"MediaWiki {nxt.version} cannot upgrade a {current_line} wiki directly (it upgrades from "
+                f"{', '.join(nxt.upgrades_from)}), and the channel has no intermediate release to stop at.",
+                hint=f"Upgrade to a {nxt.upgrades_from[0]} release first (from another channel or by hand).")
+        stops.insert(0, candidates[-1])
+    return stops
+
+
+def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Manifest], *, to: str | None = None,
+              line: str | None = None, disable_incompatible: bool = False,
+              database_bytes: int = 0) -> Plan:
+    """The plan; ``manifests`` maps each stop's version to its (verified) manifest.
+
+    Raises ConfigError when an extension the release does not ship cannot run on a stop's core, unless
+    ``disable_incompatible``; NothingToDo when already current.
+    """
+    target = choose_target(inst.core_version, index, to=to, line=line)
+    stops_rel = find_stops(inst.core_version, target, index)
+    warnings = list(inst.warnings)
+    stops: list[Stop] = []
+    prev = inst.core_version
+    for r in stops_rel:
+        delta = r.delta_from(prev) if inst.installed_manifest and not inst.local_changes and prev == inst.core_version else None
+        art = delta or r.full()
+        stops.append(Stop(version=r.version, line=r.line, artifact=art.file, delta_from=art.delta_from))
+        prev = r.version
+        if r.php and inst.php_version and not _php_ok(inst.php_version, r.php):
+            raise ConfigError(f"MediaWiki {r.version} needs PHP {r.php}, but this server runs PHP {inst.php_version}.",
+                              hint="Upgrade PHP first (MediaWiki's PHP support per release is listed on mediawiki.org), "
+                                   "then run the upgrade again.")
+        if r.databases and inst.db.type not in r.databases and _db_alias(inst.db.type) not in r.databases:
+            warnings.append(f"release {r.version} was tested on {', '.join(r.databases)}, not on {inst.db.type}")
+    final = manifests.get(target.version)
+    if final is None:
+        raise ConfigError(f"Internal: the manifest of {target.version} was not fetched before planning.")
+    shipped = {(c.kind, c.name): c for c in final.components}
+    ext_plans: list[ExtensionPlan] = []
+    problems: list[str] = []
+    for e in inst.extensions:
+        comp = shipped.get((e.kind, e.name))
+        if comp is not None:
+            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="bundled", old_version=e.version,
+                                           new_version=comp.version, new_ref=comp.ref))
+            continue
+        if not e.loaded:
+            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="not-loaded", old_version=e.version,
+                                           reason="not loaded by LocalSettings.php; copied over unchanged"))
+            continue
+        verdict = _compatibility(e, [s.version for s in stops])
+        if verdict is None:
+            reason = (f"declares requires.MediaWiki {e.requires_mediawiki!r}, which admits "
+                      + ", ".join(s.version for s in stops)) if e.requires_mediawiki else \
+                "declares no MediaWiki requirement; it is copied over and checked after update.php"
+            if not e.requires_mediawiki:
+                warnings.append(f"{e.kind} {e.name} declares no MediaWiki requirement; it may break on {target.version}")
+            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="kept", old_version=e.version, reason=reason))
+        elif disable_incompatible:
+            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="disabled", old_version=e.version,
+                                           reason=verdict + "; its load line is commented out in LocalSettings.php"))
+        else:
+            problems.append(f"{e.kind} {e.name} {e.version or ''}: {verdict}".replace("  ", " "))
+    if problems:
+        raise ConfigError(
+            f"The upgrade to {target.version} stops before changing anything: {len(problems)} extension(s) or skin(s) "
+            "that the release does not ship cannot run on the new core.", details=problems,
+            hint="Install versions of them that support the new core, or run again with --disable-incompatible to "
+                 "turn them off (their data stays in the database).")
+    for e in final.components:
+        if (e.kind, e.name) not in {(x.kind, x.name) for x in inst.extensions}:
+            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="bundled", old_version=None,
+                                           new_version=e.version, new_ref=e.ref, reason="new in the release; not loaded"))
+    if inst.local_changes:
+        warnings.append(f"{len(inst.local_changes)} core file(s) differ from the installed release and will not be carried "
+                        f"over (the old tree is kept): {', '.join(inst.local_changes[:5])}")
+    return Plan(from_version=inst.core_version, target=target.version, stops=tuple(stops),
+                extensions=tuple(ext_plans), database=inst.db.type,
+                estimated_read_only_seconds=estimate_read_only(len(stops), database_bytes), warnings=tuple(warnings))
+
+
+def _compatibility(e: InstalledExtension, versions: list[str]) -> str | None:
+    """None when every stop's core satisfies the extension's requires.MediaWiki; else why not."""
+    if not e.requires_mediawiki:
+        return None
+    try:
+        bad = [v for v in versions if not satisfies(v, e.requires_mediawiki)]
+    except ConstraintError as exc:
+        return f"its requires.MediaWiki {e.requires_mediawiki!r} cannot be read ({exc.message})"
+    if bad:
+        return f"requires MediaWiki {e.requires_mediawiki}, which does not admit {', '.join(bad)}"
+    return None
+
+
+def _php_ok(php: str, requirement: str) -> bool:
+    try:
+        return satisfies(php.split("-")[0].split("+")[0], requirement)
+    except ConstraintError:
+        return True
+
+
+def _db_alias(t: str) -> str:
+    return {"mysql": "mariadb", "mariadb": "mysql", "postgres": "postgresql"}.get(t, t)
+
+
+def estimate_read_only(stops: int, database_bytes: int) -> int:
+    """A rough read-only window: backup at ~50 MB/s, update.php ~30 s per stop plus ~1 s per 5 MB, switch and check."""
+    mb = database_bytes / 1e6
+    return int(stops * (30 + mb / 50 + mb / 5) + 10)

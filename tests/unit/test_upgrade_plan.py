@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mwrelease.errors import ConfigError, NothingToDo
+from mwrelease.release.channel import CHANNEL_FORMAT, ChannelIndex
+from mwrelease.release.lines import upgrades_from
+from mwrelease.release.manifest import Component, FileEntry, Manifest
+from mwrelease.upgrade.inspect import Database, Installation, InstalledExtension
+from mwrelease.upgrade.plan import make_plan
+
+
+def release(version: str, *, delta_from: str | None = None, php: str = ">= 8.1.0") -> dict[str, Any]:
+    line = version.rsplit(".", 1)[0]
+    arts: list[dict[str, Any]] = [{"kind": "full", "file": f"mediawiki-{version}.tar.gz", "sha256": "a" * 64, "size": 1}]
+    if delta_from:
+        arts.append({"kind": "delta", "from": delta_from, "file": f"mediawiki-{version}-from-{delta_from}.delta.tar.gz",
+                     "sha256": "b" * 64, "size": 1, "manifest": {"file": "d.json", "sha256": "c" * 64}})
+    return {"version": version, "php": php, "databases": ["sqlite"], "upgrades_from": upgrades_from(line),
+            "manifest": {"file": f"mediawiki-{version}.manifest.json", "sha256": "d" * 64}, "artifacts": arts}
+
+
+def index(*rels: dict[str, Any]) -> ChannelIndex:
+    lines: dict[str, Any] = {}
+    for r in rels:
+        line = r["version"].rsplit(".", 1)[0]
+        lines.setdefault(line, {"line": line, "releases": []})["releases"].append(r)
+    return ChannelIndex.from_json({"format": CHANNEL_FORMAT, "lines": lines, "signatures": []}, origin="test")
+
+
+def manifest(version: str, *comps: Component) -> Manifest:
+    return Manifest(name=f"mediawiki-{version}", core_version=version, core_line=version.rsplit(".", 1)[0],
+                    files=(FileEntry(path="index.php", sha256="0" * 64),), components=comps)
+
+
+def ext(name: str, requires: str | None = None, *, loaded: bool = True, version: str | None = "1.0",
+        kind: str = "extension") -> InstalledExtension:
+    return InstalledExtension(name=name, kind=kind, loaded=loaded, version=version, requires_mediawiki=requires,
+                              path=f"extensions/{name}")
+
+
+def inst(version: str, *exts: InstalledExtension, php: str = "8.2.7", installed: Manifest | None = None,
+         changes: tuple[str, ...] = ()) -> Installation:
+    return Installation(wiki=Path("/srv/wiki"), tree=Path("/srv/wiki"), layout="directory", core_version=version,
+                        php_version=php, db=Database(type="sqlite", name="wiki", sqlite_dir="/srv/data"),
+                        server_url="http://127.0.0.1:8080", upload_dir="/srv/wiki/images", sitename="W",
+                        extensions=exts, installed_manifest=installed, local_changes=changes, read_only=None,
+                        method="php")
+
+
+CITE43 = Component(name="Cite", kind="extension", ref="REL1_43", version="1.0.0-43")
+IDX = index(release("1.35.14"), release("1.39.10"), release("1.39.11", delta_from="1.39.10"),
+            release("1.43.4"), release("1.43.5", delta_from="1.43.4"))
+MANIFESTS = {v: manifest(v, CITE43) for v in ("1.39.11", "1.43.5", "1.43.4")}
+
+
+def test_major_upgrade_keeps_compatible_extension_and_maps_bundled() -> None:
+    plan = make_plan(inst("1.39.10", ext("Cite", ">= 1.39"), ext("MyExt", ">= 1.39.0")), IDX, MANIFESTS, line="1.43")
+    assert plan.target == "1.43.5" and [s.version for s in plan.stops] == ["1.43.5"]
+    fates = {e.name: e.fate for e in plan.extensions}
+    assert fates == {"Cite": "bundled", "MyExt": "kept"}
+    cite = next(e for e in plan.extensions if e.name == "Cite")
+    assert (cite.old_version, cite.new_version, cite.new_ref) == ("1.0", "1.0.0-43", "REL1_43")
+    assert "1.39.10 -> 1.43.5" in plan.render()
+
+
+def test_incompatible_extension_stops_the_plan_with_its_name() -> None:
+    i = inst("1.39.10", ext("OldExt", ">= 1.35 < 1.40"))
+    with pytest.raises(ConfigError) as exc:
+        make_plan(i, IDX, MANIFESTS, line="1.43")
+    assert "OldExt" in exc.value.details[0] and "--disable-incompatible" in (exc.value.hint or "")
+    plan = make_plan(i, IDX, MANIFESTS, line="1.43", disable_incompatible=True)
+    assert [e.name for e in plan.disabled] == ["OldExt"]
+
+
+def test_unloaded_incompatible_extension_does_not_block() -> None:
+    plan = make_plan(inst("1.39.10", ext("OldExt", "< 1.40", loaded=False)), IDX, MANIFESTS, line="1.43")
+    assert plan.extensions[0].fate == "not-loaded"
+
+
+def test_extension_without_requirement_is_kept_with_warning() -> None:
+    plan = make_plan(inst("1.39.10", ext("Bare")), IDX, MANIFESTS, line="1.43")
+    assert plan.extensions[0].fate == "kept" and any("Bare" in w for w in plan.warnings)
+
+
+def test_chain_1_35_to_1_43_stops_at_newest_1_39() -> None:
+    plan = make_plan(inst("1.35.14", ext("MyExt", ">= 1.35")), IDX, MANIFESTS, to="1.43.5")
+    assert [s.version for s in plan.stops] == ["1.39.11", "1.43.5"]
+
+
+def test_chain_checks_extension_against_every_stop() -> None:
+    with pytest.raises(ConfigError, match="cannot run on the new core"):
+        make_plan(inst("1.35.14", ext("MyExt", ">= 1.40")), IDX, MANIFESTS, to="1.43.5")
+
+
+def test_no_path_when_intermediate_missing() -> None:
+    idx = index(release("1.35.14"), release("1.43.5"))
+    with pytest.raises(ConfigError, match="cannot upgrade a 1.35 wiki directly"):
+        make_plan(inst("1.35.14"), idx, {"1.43.5": manifest("1.43.5")}, to="1.43.5")
+
+
+def test_minor_upgrade_default_line_uses_delta_when_tree_is_pristine() -> None:
+    installed = manifest("1.43.4")
+    plan = make_plan(inst("1.43.4", installed=installed), IDX, MANIFESTS)
+    assert plan.target == "1.43.5" and plan.stops[0].delta_from == "1.43.4"
+    plan2 = make_plan(inst("1.43.4", installed=installed, changes=("api.php differs",)), IDX, MANIFESTS)
+    assert plan2.stops[0].delta_from is None and any("api.php" in w for w in plan2.warnings)
+
+
+def test_already_current_and_downgrade() -> None:
+    with pytest.raises(NothingToDo, match="already on"):
+        make_plan(inst("1.39.11"), IDX, MANIFESTS)
+    with pytest.raises(NothingToDo) as exc:
+        make_plan(inst("1.39.11"), IDX, MANIFESTS)
+    assert "--line 1.43" in (exc.value.hint or "")
+    with pytest.raises(ConfigError, match="does not downgrade"):
+        make_plan(inst("1.43.5"), IDX, MANIFESTS, to="1.43.4")
+    with pytest.raises(ConfigError, match="no release 9.9"):
+        make_plan(inst("1.43.5"), IDX, MANIFESTS, to="9.9")
+
+
+def test_php_too_old_is_refused() -> None:
+    with pytest.raises(ConfigError, match="needs PHP"):
+        make_plan(inst("1.39.10", php="7.4.33"), IDX, MANIFESTS, line="1.43")
+
+
+def test_plan_json_shape() -> None:
+    data = make_plan(inst("1.39.10"), IDX, MANIFESTS, line="1.43-lts", database_bytes=10_000_000).to_json()
+    assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings"}
+    assert data["estimated_read_only_seconds"] > 30
