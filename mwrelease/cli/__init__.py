@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "matrix": ("mwrelease.cli.matrix", "matrix", "Show the declared (and tested) compatibility matrix."),
     "catalog": ("mwrelease.cli.catalog", "catalog", "List what a catalog source offers."),
     "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
+    "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
 }
 
