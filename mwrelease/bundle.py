@@ -56,6 +56,7 @@ class Component:
     kind: Kind
     source: ComponentSource
     ref: str | None = None
+    commit: str | None = None
     refs: RefPolicy = "any"
     version: str | None = None
     settings: str = ""
@@ -181,6 +182,7 @@ def _build(data: dict[str, Any], origin: Path) -> Bundle:
                 kind=kind,  # type: ignore[arg-type]
                 source=ComponentSource.parse(spec.get("source", defaults.get("source")), base=base),
                 ref=spec.get("ref"),
+                commit=spec.get("commit"),
                 refs=spec.get("refs", defaults.get("refs", "any")),
                 version=spec.get("version"),
                 settings=spec.get("settings", ""),

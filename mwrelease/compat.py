@@ -49,14 +49,16 @@ def platform_reasons(cand: Candidate, *, core: str, php: Iterable[str] = ()) -> 
         elif not ok:
             reasons.append(Reason(code="incompatible-core",
                                   message=f"{cand.label} requires MediaWiki {req.mediawiki}; core is {core}"))
-    if req.php is not None:
+    # PHP comes from extension.json's requires.platform.php, or else from composer.json's require.php.
+    php_req, field = (req.php, "requires.platform.php") if req.php is not None else (cand.composer_require.get("php"), "composer.json require.php")
+    if isinstance(php_req, str):
         for p in php:
-            ok = constraint_admits(cand, "requires.platform.php", req.php, p)
+            ok = constraint_admits(cand, field, php_req, p)
             if isinstance(ok, Reason):
                 reasons.append(ok)
                 break
             if not ok:
-                reasons.append(Reason(code="incompatible-php", message=f"{cand.label} requires PHP {req.php}; PHP is {p}"))
+                reasons.append(Reason(code="incompatible-php", message=f"{cand.label} requires PHP {php_req}; PHP is {p}"))
     return reasons
 
 

@@ -54,16 +54,16 @@ class Target:
         return core_line(self.core)
 
 
-def preference_key(cand: Candidate, line: str) -> tuple[int, Any]:
+def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
     """Lower sorts first (more preferred)."""
     rel = cand.rel_line
     if cand.ref_type == "bundled" or rel == line:
         return (0, 0)
     if cand.ref_type == "tag" and cand.ref:
         try:
-            return (1, _neg(parse_version(re.sub(r"^v", "", cand.ref))))
-        except ConstraintError:
-            return (1, _NegStr(cand.commit_date or ""))
+            return (1, 0, _neg(parse_version(re.sub(r"^v", "", cand.ref))))
+        except ConstraintError:  # a tag that is no version ("2025-03-15"): newest commit first
+            return (1, 1, _NegStr(cand.commit_date or ""))
     if rel is not None:
         try:
             if parse_version(rel) <= parse_version(line):
@@ -122,6 +122,8 @@ class BundleProvider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
             if src.type == "path" and (cand.path is None or not cand.path.startswith(src.path or "\0")):
                 return False
             if comp.ref is not None and cand.ref != comp.ref:
+                return False
+            if comp.commit is not None and not (cand.commit or "").startswith(comp.commit):
                 return False
             if comp.refs == "rel-branch" and cand.rel_line is None and cand.ref_type != "bundled":
                 return False
@@ -257,7 +259,12 @@ def explain(causes: Sequence[RequirementInformation[Requirement, Candidate]], pr
         options = provider.catalog.candidates(name)
         parents = [r for r in reqs if r.parent is not None]
         if comp is None and parents:
-            who = ", ".join(sorted({p.parent.label for p in parents if p.parent}))
+            # resolvelib tried every ref of the parent; name the one the bundle would have picked.
+            parent_refs = sorted({id(p.parent): p.parent for p in parents if p.parent}.values(),
+                                 key=lambda c: preference_key(c, target.line))
+            who = parent_refs[0].label
+            if len(parent_refs) > 1:
+                who += f" (and {len(parent_refs) - 1} other ref{'s' if len(parent_refs) > 2 else ''} of {parent_refs[0].name})"
             if provider.bundle.dependencies == "explicit":
                 lines.append(f"{who} requires {name}, which the bundle does not include.")
                 continue
@@ -288,6 +295,8 @@ def describe_component(comp: Component) -> str:
     parts = [f"source {comp.source.type}" + (f" {comp.source.url or comp.source.path}" if comp.source.url or comp.source.path else "")]
     if comp.ref:
         parts.append(f"ref {comp.ref}")
+    if comp.commit:
+        parts.append(f"commit {comp.commit}")
     if comp.refs != "any":
         parts.append(f"refs {comp.refs}")
     if comp.version:

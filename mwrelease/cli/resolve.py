@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import catalog_option, open_catalog, split_csv
+from mwrelease.output import Result
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--core", "core", required=True, metavar="VERSION", help="Exact MediaWiki core version to resolve for, e.g. 1.43.9.")
+@click.option("--php", "php", multiple=True, metavar="VERSION",
+              help="PHP version(s) to check requires.platform.php against (default: the bundle's php list).")
+@catalog_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the lock here (default: print it).")
+@json_option
+@reporting("resolve")
+def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, ...], output: Path | None) -> Result:
+    """Resolve BUNDLE (bundles/NAME.yaml) to a lock: the exact ref of every extension and skin that fits
+    MediaWiki VERSION, following extension.json `requires` recursively.
+
+    Prefers the core's own REL branch (REL1_43 for 1.43.x), then the newest tag whose `requires` admit the
+    core. Exit code 5 when no set of refs fits, with the reason in MediaWiki's words.
+    """
+    from mwrelease.bundle import load_bundle
+    from mwrelease.resolver import Target
+    from mwrelease.resolver import resolve as do_resolve
+
+    spec = load_bundle(bundle)
+    catalog = open_catalog(catalogs, tuple(_bundle_sources(spec)))
+    php_versions = tuple(split_csv(php)) or spec.php
+    resolution = do_resolve(spec, catalog, Target(core=core, php=php_versions))
+    lock = resolution.lock
+    if output:
+        lock.dump(output)
+
+    def text() -> str:
+        rows = [f"{c.name:<28} {c.kind:<9} {c.ref or '-':<14} {(c.commit or '')[:10]:<10} {c.version or '':<12} "
+                f"{'' if c.required_by == ('bundle',) else 'required by ' + ', '.join(c.required_by)}"
+                for c in lock.components]
+        head = f"{lock.bundle}: {len(lock.components)} components for MediaWiki {lock.core_version}" + (
+            f" (PHP {', '.join(lock.php)})" if lock.php else "")
+        tail = f"lock written to {output}" if output else ""
+        return "\n".join([head, *rows, tail]).rstrip()
+
+    return Result(data={"lock": lock.to_json(), "output": str(output) if output else None}, text=text)
+
+
+def _bundle_sources(spec: object) -> list[str]:
+    """Catalog sources a bundle names itself (git URLs and paths of its entries)."""
+    from mwrelease.bundle import Bundle
+
+    assert isinstance(spec, Bundle)
+    out = []
+    for c in spec.components:
+        if c.source.type == "git" and c.source.url:
+            out.append(f"git:{c.source.url}")
+        elif c.source.type == "path" and c.source.path:
+            out.append(f"tree:{Path(c.source.path).parent}")
+    return sorted(set(out))
