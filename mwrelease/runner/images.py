@@ -65,7 +65,7 @@ def base_source_setting(option: str | None = None) -> BaseSource:
     if value not in BASE_SOURCES:
         raise ConfigError(f"Unknown base image source {value!r}.",
                           hint=f"Set MWRELEASE_BASE_IMAGES or --base-source to one of: {', '.join(BASE_SOURCES)}.")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def base_image_ref(suite: str, source: BaseSource) -> str:

@@ -1,0 +1,266 @@
+"""Install a wiki in a container and serve it: the recipe the cell runner and the upgrade tests call.
+
+Stable API (keep these names and keyword arguments; add, don't rename):
+
+    image_facts(container) -> dict
+        The image's own description (/etc/mwrelease/image.json): mediawiki_path, mediawiki_version,
+        php_version, extensions, skins.
+    start_database(db_container, kind, *, user=..., password=..., timeout=...) -> Database
+        Start MariaDB ("mariadb") or PostgreSQL ("postgres") inside a database image's container and
+        create a login that may create databases. A MediaWiki container joins it with
+        ``engine.container(image, network_mode=db_container.peer_network_mode)`` and reaches it at
+        127.0.0.1 (a shared loopback; both containers have no other network).
+    install_wiki(container, *, db="sqlite", database=None, extensions=(), skins=None, ...) -> Wiki
+        Run maintenance/install.php (SQLite under /var/lib/mwtest/data, or the given Database) and
+        return where everything is. Takes about half a second with SQLite.
+    append_local_settings(container, wiki, php_text)
+        Add lines (wfLoadExtension, settings) to the wiki's LocalSettings.php.
+    start_server(container, wiki=None, *, port=8080, timeout=...) -> str
+        ``php -S 127.0.0.1:PORT`` with $IP as document root, in the background; returns the base URL
+        once it answers. No web server: the host cannot reach a --network none container anyway.
+    api(container, params, *, post=False, server=..., timeout=...) -> dict
+        Call api.php with curl inside the container (over its loopback) and decode the JSON;
+        raises ApiError when MediaWiki answers with an ``error``.
+    run_maintenance(container, script, args=(), *, timeout, wiki=None, check=True) -> ExecResult
+        ``php maintenance/SCRIPT.php ARGS`` in $IP ("update", "runJobs", "extensions/X/maintenance/y.php").
+
+Debian's layout (the ``mediawiki`` package), which the code below relies on:
+
+- $IP is /usr/share/mediawiki, but the writable parts are symlinks into /var/lib/mediawiki:
+  ``images``, ``extensions``, ``config`` and ``LocalSettings.php``. ``/var/lib/mediawiki/LocalSettings.php``
+  is itself a symlink to ``/etc/mediawiki/LocalSettings.php`` (two hops); /etc/mediawiki is empty after
+  installing the package, so install.php with the default --confpath ($IP) writes *through* the dangling
+  chain and the file lands in /etc/mediawiki/LocalSettings.php.
+- Bundled extensions live in /usr/share/mediawiki/extensions-core; ``extensions/NAME`` are symlinks to
+  them (through /var/lib/mediawiki/extensions). An extension under test is copied into
+  /var/lib/mediawiki/extensions/NAME (= $IP/extensions/NAME).
+- /var/lib/mediawiki also mirrors $IP file by file with symlinks: it is the document root Apache would use.
+- ``images`` and ``cache`` belong to www-data with mode 0700; we run everything as root in the container,
+  so this does not matter for tests.
+- install.php enables all skins but no extension unless --extensions/--with-extensions is given.
+
+Release tarball images (recipe ``tarball``) have the upstream layout under /srv/mediawiki with
+LocalSettings.php in $IP; the same functions work, since the path comes from ``image_facts``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mwrelease.errors import EngineError
+from mwrelease.runner.engine import CommandFailed, Container, ExecResult
+
+DbType = Literal["sqlite", "mysql", "postgres"]
+DbKind = Literal["mariadb", "postgres"]
+
+SQLITE_DIR = "/var/lib/mwtest/data"
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+ADMIN_USER = "Admin"
+ADMIN_PASSWORD = "a-long-Password123"
+DB_USER = "wikiuser"
+DB_PASSWORD = "wikiuser-Password-123"
+SERVER_LOG = "/var/log/mwtest/php-server.log"
+COOKIE_JAR = "/var/lib/mwtest/cookies.txt"
+
+
+class ApiError(EngineError):
+    """api.php answered with an error, or not with JSON."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    kind: DbKind
+    host: str
+    port: int
+    user: str
+    password: str
+    version: str
+
+    @property
+    def dbtype(self) -> DbType:
+        return "mysql" if self.kind == "mariadb" else "postgres"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wiki:
+    path: str                 # $IP
+    local_settings: str       # the real file (Debian: /etc/mediawiki/LocalSettings.php)
+    server: str
+    db: DbType
+    db_name: str
+    sqlite_dir: str | None
+    admin_user: str
+    admin_password: str
+    mediawiki_version: str
+    install_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def image_facts(container: Container) -> dict[str, Any]:
+    try:
+        facts: dict[str, Any] = json.loads(container.get_file("/etc/mwrelease/image.json"))
+    except EngineError as exc:
+        raise EngineError(f"{container.image} is not an mwrelease image (no /etc/mwrelease/image.json).",
+                          hint="Build images with `mwrelease images build`.") from exc
+    return facts
+
+
+def start_database(db_container: Container, kind: DbKind, *, user: str = DB_USER, password: str = DB_PASSWORD,
+                   timeout: float = 90) -> Database:
+    """Start the server of a ``mwrelease/db-*`` container and create ``user`` (may create databases)."""
+    if kind == "mariadb":
+        db_container.exec("mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld", timeout=10).check()
+        # --skip-name-resolve: no DNS in a --network none namespace; 127.0.0.1 only.
+        db_container.start_background("exec mariadbd --user=mysql --bind-address=127.0.0.1 --skip-name-resolve "
+                                      ">/var/log/mwtest-mariadb.log 2>&1")
+        _wait(db_container, "mariadb-admin --protocol=socket ping", timeout, "MariaDB", "/var/log/mwtest-mariadb.log")
+        sql = (f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'; "
+               f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION; FLUSH PRIVILEGES;")
+        db_container.exec(["mariadb", "-e", sql], timeout=30).check()
+        version = db_container.exec(["mariadb", "-N", "-e", "SELECT VERSION()"], timeout=30).check().stdout.strip()
+        return Database(kind=kind, host="127.0.0.1", port=3306, user=user, password=password, version=version)
+    if kind == "postgres":
+        db_container.exec("mkdir -p /run/postgresql && chown postgres:postgres /run/postgresql", timeout=10).check()
+        # pg_ctlcluster switches to the postgres user itself; the package created the "main" cluster at build.
+        db_container.exec('v=$(ls /etc/postgresql | sort -V | tail -n1) && pg_ctlcluster "$v" main start',
+                          timeout=timeout).check()
+        _wait(db_container, "pg_isready -h 127.0.0.1 -q", timeout, "PostgreSQL", "/var/log/postgresql/*.log")
+        sql = f"CREATE ROLE {user} LOGIN SUPERUSER PASSWORD '{password}';"
+        db_container.exec(["runuser", "-u", "postgres", "--", "psql", "-q", "-c", sql], timeout=30).check()
+        version = db_container.exec(["runuser", "-u", "postgres", "--", "psql", "-tA", "-c", "SHOW server_version"],
+                                    timeout=30).check().stdout.strip()
+        return Database(kind=kind, host="127.0.0.1", port=5432, user=user, password=password, version=version)
+    raise ValueError(f"unknown database kind {kind!r}")
+
+
+def _wait(c: Container, probe: str, timeout: float, what: str, logfile: str) -> None:
+    r = c.exec(f"for i in $(seq 1 {int(timeout * 5)}); do {probe} && exit 0; sleep 0.2; done; exit 1",
+               timeout=timeout + 10, quiet=True)
+    if not r.ok:
+        tail = c.exec(f"tail -n 20 {logfile}", timeout=10, quiet=True).output
+        raise EngineError(f"{what} did not start within {timeout:.0f} s in container {c.name}.",
+                          details=tail.strip().splitlines())
+
+
+def install_wiki(container: Container, *, db: DbType = "sqlite", database: Database | None = None,
+                 db_name: str = "my_wiki", site_name: str = "Test Wiki", admin_user: str = ADMIN_USER,
+                 admin_password: str = ADMIN_PASSWORD, server: str = DEFAULT_SERVER, lang: str = "en",
+                 extensions: Sequence[str] = (), skins: Sequence[str] | None = None,
+                 conf_path: str | None = None, extra_args: Sequence[str] = (), timeout: float = 600) -> Wiki:
+    """Install MediaWiki with install.php. ``db`` is taken from ``database`` when one is given."""
+    facts = image_facts(container)
+    ip = str(facts["mediawiki_path"])
+    if database is not None:
+        db = database.dbtype
+    args = ["php", f"{ip}/maintenance/install.php", "--dbtype", db, "--dbname", db_name,
+            "--server", server, "--scriptpath", "", "--lang", lang, "--pass", admin_password]
+    sqlite_dir: str | None = None
+    if db == "sqlite":
+        sqlite_dir = SQLITE_DIR
+        args += ["--dbpath", sqlite_dir]
+    else:
+        if database is None:
+            raise ValueError(f"install_wiki(db={db!r}) needs database=start_database(...)")
+        args += ["--dbserver", database.host, "--dbport", str(database.port),
+                 "--dbuser", database.user, "--dbpass", database.password,
+                 "--installdbuser", database.user, "--installdbpass", database.password]
+    if extensions:
+        args += ["--extensions", ",".join(extensions)]
+    if skins is not None:
+        args += ["--skins", ",".join(skins)]
+    if conf_path:
+        args += ["--confpath", conf_path]
+    args += [*extra_args, site_name, admin_user]
+    container.exec(["mkdir", "-p", SQLITE_DIR, "/var/log/mwtest"], timeout=10, quiet=True).check()
+    r = container.exec(args, timeout=timeout, workdir=ip)
+    # install.php exits 0 on some failures (it prints the status); the success line is the real signal.
+    if not r.ok or "MediaWiki has been successfully installed" not in r.output:
+        raise CommandFailed(r) if not r.ok else EngineError(
+            "install.php did not report success.", details=r.output.strip().splitlines()[-15:])
+    settings = f"{conf_path or ip}/LocalSettings.php"
+    real = container.exec(["readlink", "-f", settings], timeout=10, quiet=True).check().stdout.strip()
+    return Wiki(path=ip, local_settings=real or settings, server=server, db=db, db_name=db_name,
+                sqlite_dir=sqlite_dir, admin_user=admin_user, admin_password=admin_password,
+                mediawiki_version=str(facts.get("mediawiki_version", "")), install_seconds=r.duration)
+
+
+def append_local_settings(container: Container, wiki: Wiki, php_text: str) -> None:
+    current = container.get_file(wiki.local_settings).decode()
+    directory, _, name = wiki.local_settings.rpartition("/")
+    container.put_files(directory, {name: (current.rstrip("\n") + "\n\n" + php_text.strip("\n") + "\n").encode()})
+
+
+def start_server(container: Container, wiki: Wiki | None = None, *, port: int = 8080, timeout: float = 30,
+                 workers: int = 4) -> str:
+    """Serve $IP with PHP's built-in server on 127.0.0.1:PORT; return the base URL once it answers."""
+    ip = wiki.path if wiki else str(image_facts(container)["mediawiki_path"])
+    container.exec(["mkdir", "-p", "/var/log/mwtest"], timeout=10, quiet=True).check()
+    # PHP_CLI_SERVER_WORKERS: the built-in server is single-threaded otherwise, and MediaWiki calls
+    # itself (load.php, REST) while answering a request.
+    container.start_background(f"exec php -S 127.0.0.1:{port} -t {shlex.quote(ip)} >>{SERVER_LOG} 2>&1",
+                               workdir=ip, env={"PHP_CLI_SERVER_WORKERS": str(workers)})
+    url = f"http://127.0.0.1:{port}"
+    _wait(container, f"curl -s -o /dev/null {url}/api.php", timeout, "php -S", SERVER_LOG)
+    return url
+
+
+def api(container: Container, params: Mapping[str, str | int | bool], *, post: bool = False,
+        server: str = DEFAULT_SERVER, timeout: float = 60) -> dict[str, Any]:
+    """Call api.php inside the container and return the decoded JSON (formatversion=2)."""
+    query: dict[str, str] = {"format": "json", "formatversion": "2"}
+    for k, v in params.items():
+        query[k] = ("1" if v else "") if isinstance(v, bool) else str(v)
+    query.setdefault("action", "query")
+    body = urllib.parse.urlencode(query)
+    cmd = ["curl", "-sS", "--max-time", f"{timeout:g}", "-b", COOKIE_JAR, "-c", COOKIE_JAR]
+    cmd += ["--data", body, f"{server}/api.php"] if post else [f"{server}/api.php?{body}"]
+    r = container.exec(cmd, timeout=timeout + 10, quiet=True)
+    if not r.ok:
+        raise ApiError(f"api.php request failed (curl exit {r.exit_code}): {r.stderr.strip()}",
+                       details=[f"{k}={v}" for k, v in query.items()])
+    try:
+        data: dict[str, Any] = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        raise ApiError("api.php did not answer with JSON.", details=r.stdout.strip().splitlines()[:15]) from None
+    if "error" in data:
+        err = data["error"]
+        raise ApiError(f"api.php error {err.get('code')}: {err.get('info')}")
+    return data
+
+
+def login(container: Container, wiki: Wiki) -> None:
+    """Log in as the admin (cookies kept in the container) so that ``api(..., post=True)`` can edit."""
+    token = api(container, {"action": "query", "meta": "tokens", "type": "login"}, server=wiki.server)
+    tok = token["query"]["tokens"]["logintoken"]
+    r = api(container, {"action": "login", "lgname": wiki.admin_user, "lgpassword": wiki.admin_password,
+                        "lgtoken": tok}, post=True, server=wiki.server)
+    if r.get("login", {}).get("result") != "Success":
+        raise ApiError(f"login as {wiki.admin_user} failed: {r.get('login')}")
+
+
+def csrf_token(container: Container, wiki: Wiki) -> str:
+    r = api(container, {"action": "query", "meta": "tokens"}, server=wiki.server)
+    return str(r["query"]["tokens"]["csrftoken"])
+
+
+def run_maintenance(container: Container, script: str, args: Sequence[str] = (), *, timeout: float = 600,
+                    wiki: Wiki | None = None, check: bool = True) -> ExecResult:
+    """Run a maintenance script of core ("update", "runJobs.php") or a path relative to $IP."""
+    ip = wiki.path if wiki else str(image_facts(container)["mediawiki_path"])
+    path = script if "/" in script else f"maintenance/{script.removesuffix('.php')}.php"
+    r = container.exec(["php", path, *args], timeout=timeout, workdir=ip)
+    return r.check() if check else r
+
+
+def siteinfo(container: Container, wiki: Wiki | None = None) -> dict[str, Any]:
+    r = api(container, {"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"},
+            server=wiki.server if wiki else DEFAULT_SERVER)
+    info: dict[str, Any] = r["query"]
+    return info
