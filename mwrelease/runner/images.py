@@ -417,3 +417,24 @@ def prune(engine: Engine, *, keep_current: bool = True, source: BaseSource | Non
             for t in img.tags or (img.id,):
                 engine.remove_image(t, force=True)
     return removed
+
+
+def debian_tree_tarball(engine: Engine, line: str, dest_dir: str | os.PathLike[str], *,
+                        source: BaseSource | None = None) -> Tarball:
+    """Make a release-style tarball (``mediawiki-X.Y.Z/`` prefix, upstream layout) from Debian's tree.
+
+    For tests without the network: the tarball recipe and a "tarball-installed wiki" for upgrades.
+    Debian's symlinks are resolved (``tar -h``); LocalSettings.php (a dangling link) and the
+    ``extensions-core`` directory (reached through ``extensions/``) are left out, as upstream has neither.
+    """
+    built = core_image(engine, line, source=source)
+    version = str(built.labels.get("mwrelease.mediawiki.version") or line)
+    name = f"mediawiki-{version}.tar.gz"
+    with engine.container(built.tag, labels={"mwrelease.purpose": "tarball"}) as c:
+        c.exec(f"tar -C {DEBIAN_MW_PATH} -h --exclude=./LocalSettings.php --exclude=./extensions-core "
+               f"--transform 's,^\\./,mediawiki-{version}/,' -czf /tmp/{name} .", timeout=600).check()
+        data = c.get_file(f"/tmp/{name}")
+    out = Path(dest_dir) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return Tarball(url=str(out), sha256=hashlib.sha256(data).hexdigest(), version=version)
