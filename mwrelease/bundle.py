@@ -113,6 +113,9 @@ def parse_bundle(text: str, *, origin: Path) -> Bundle:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else str(origin)
         problem = getattr(exc, "problem", None) or str(exc)
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark:
+            problem += f", {context} at line {cmark.line + 1}"
         raise ConfigError(f"{where}: the bundle is not valid YAML ({problem}).",
                           hint="Fix the YAML syntax at that line (indentation, a missing colon, an unclosed quote) and run again.") from None
     if not isinstance(data, dict):
