@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
+    "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
+    "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
+    "upgrade": ("mwrelease.cli.upgrade", "upgrade", "Upgrade a tarball-installed wiki from a channel, with one command."),
+    "rollback": ("mwrelease.cli.upgrade", "rollback", "Undo an interrupted upgrade, or go back to the previous release."),
+    "status": ("mwrelease.cli.upgrade", "status", "Show a wiki's version, upgrades, backups and newer releases."),
 }
 
 

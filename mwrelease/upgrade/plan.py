@@ -197,10 +197,11 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
             "that the release does not ship cannot run on the new core.", details=problems,
             hint="Install versions of them that support the new core, or run again with --disable-incompatible to "
                  "turn them off (their data stays in the database).")
-    for e in final.components:
-        if (e.kind, e.name) not in {(x.kind, x.name) for x in inst.extensions}:
-            ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="bundled", old_version=None,
-                                           new_version=e.version, new_ref=e.ref, reason="new in the release; not loaded"))
+    have = {(x.kind, x.name) for x in inst.extensions}
+    for c in final.components:
+        if (c.kind, c.name) not in have:
+            ext_plans.append(ExtensionPlan(name=c.name, kind=c.kind, fate="bundled", old_version=None,
+                                           new_version=c.version, new_ref=c.ref, reason="new in the release; not loaded"))
     if inst.local_changes:
         warnings.append(f"{len(inst.local_changes)} core file(s) differ from the installed release and will not be carried "
                         f"over (the old tree is kept): {', '.join(inst.local_changes[:5])}")

@@ -1,0 +1,155 @@
+"""`mwrelease upgrade`, `rollback` and `status`: the admin's commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from mwrelease.cli import json_option, reporting
+from mwrelease.errors import ConfigError
+from mwrelease.output import Result
+
+wiki_option = click.option("--wiki", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                           help="The wiki's directory (holding LocalSettings.php), or a symlink to it.")
+state_option = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+                            help="Journal, backups and downloads (default: .mwrelease beside the wiki).")
+php_option = click.option("--php", default="php", show_default=True, help="PHP binary that runs the wiki.")
+url_option = click.option("--url", help="The wiki's base URL for the health check (default: $wgServer$wgScriptPath).")
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _progress(label: str, total: int) -> Callable[[int], None]:
+    if not sys.stderr.isatty():
+        _say(f"{label} ...")
+        return lambda n: None
+    bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=False, show_percent=True)
+    bar.__enter__()
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        bar.update(n)
+        if done[0] >= total:
+            bar.__exit__(None, None, None)
+    return tick
+
+
+@click.command("upgrade")
+@wiki_option
+@click.option("--to", "to", metavar="VERSION", help="Upgrade to this release (default: newest of the wiki's line).")
+@click.option("--line", metavar="LINE", help="Upgrade to the newest release of this line, e.g. 1.43 or 1.43-lts.")
+@click.option("--channel", required=True, help="Release channel: a directory, file:// or https:// URL.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and stop; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--disable-incompatible", is_flag=True,
+              help="Turn off extensions whose declared requirements exclude the new core, instead of stopping.")
+@url_option
+@php_option
+@state_option
+@click.option("--no-http-check", is_flag=True, help="Health-check through PHP only (a wiki with no reachable URL).")
+@json_option
+@reporting("upgrade")
+def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run: bool, yes: bool,
+            disable_incompatible: bool, url: str | None, php: str, state_dir: Path | None, no_http_check: bool) -> Result:
+    """Upgrade a tarball-installed wiki to a release from a channel, with one command.
+
+    Inspects the wiki, shows the plan (target, each extension's fate, intermediate stops, read-only
+    window), then: download and verify, read-only on, back up the database and settings, stage the new
+    tree beside the old one, update.php, switch, health check, read-only off. Any failure restores the
+    old tree and database. A killed run is rolled back by the next `upgrade` or `rollback`.
+
+    \b
+    Exit codes: 0 upgraded (or plan shown); 3 bad option or an incompatible extension (nothing changed);
+    4 channel unreachable (nothing changed); 8 artifact does not verify (nothing changed);
+    9 a step failed and the wiki was restored to its old version; 10 nothing to do; 130 interrupted.
+    """
+    from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
+    from mwrelease.upgrade.plan import Plan
+
+    def confirm(plan: Plan) -> bool:
+        _say(plan.render())
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError("The upgrade needs confirmation, and there is no terminal to ask on.",
+                              hint="Run it again with --yes (after --dry-run to see the plan).")
+        return click.confirm("Proceed with the upgrade?", default=False, err=True)
+
+    opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php, state_dir=state_dir,
+                   disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check)
+    outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
+    if dry_run:
+        return Result(data=outcome.to_json(), text=outcome.plan.render() + "\n(dry run: nothing was changed)")
+    text = "\n".join(f"upgraded to {s['version']}: read-only {s['read_only_seconds']} s, total {s['total_seconds']} s, "
+                     f"update.php {s['update_seconds']} s; old tree kept at {s['old_tree']}, backup {s['backup']}"
+                     for s in outcome.stops)
+    return Result(data=outcome.to_json(), text=text)
+
+
+@click.command("rollback")
+@wiki_option
+@url_option
+@php_option
+@state_option
+@click.option("--no-http-check", is_flag=True, help="Health-check through PHP only.")
+@json_option
+@reporting("rollback")
+def rollback(wiki: Path, url: str | None, php: str, state_dir: Path | None, no_http_check: bool) -> Result:
+    """Undo an interrupted upgrade, or return to the release before the last upgrade (old tree and
+    database backup; edits made since that upgrade are lost).
+
+    \b
+    Exit codes: 0 rolled back, 9 the rollback failed (see the message), 10 nothing to roll back.
+    """
+    from mwrelease.upgrade.execute import rollback as do_rollback
+
+    out = do_rollback(wiki, state_dir=state_dir, say=_say, php=php, url=url, skip_http=no_http_check)
+    return Result(data=out, text=f"{out['action']}")
+
+
+@click.command("status")
+@wiki_option
+@click.option("--channel", help="Also say whether the channel has a newer release.")
+@php_option
+@state_option
+@json_option
+@reporting("status")
+def status(wiki: Path, channel: str | None, php: str, state_dir: Path | None) -> Result:
+    """Show the wiki's version, extensions, last upgrades and backups, and newer releases."""
+    from mwrelease.upgrade.execute import status as do_status
+
+    data = do_status(wiki, state_dir=state_dir, channel=channel, php=php)
+    return Result(data=data, text=lambda: _render_status(data))
+
+
+def _render_status(d: dict[str, Any]) -> str:
+    i = d["installation"]
+    out = [f"{i['wiki']}: MediaWiki {i['core_version']} (PHP {i['php_version']}, {i['database']['type']}, "
+           f"{'release ' + i['installed_release'] if i['installed_release'] else 'not installed by mwrelease'})"]
+    loaded = [e["name"] for e in i["extensions"] if e["loaded"]]
+    out.append(f"  loaded extensions and skins: {', '.join(loaded) or 'none'}")
+    if i["local_changes"]:
+        out.append(f"  local changes to core: {len(i['local_changes'])} file(s)")
+    if d["interrupted_upgrade"]:
+        j = d["interrupted_upgrade"]
+        out.append(f"  INTERRUPTED upgrade {j['from']} -> {j['to']}: run `mwrelease rollback` or `upgrade` again")
+    for h in d["history"]:
+        out.append(f"  {h['finished'] or h['started']}: {h.get('kind') or 'upgrade'} {h['from']} -> {h['to']}: {h['state']}"
+                   + (f" (read-only {h['read_only_seconds']} s)" if h.get("read_only_seconds") else ""))
+    for b in d["backups"]:
+        out.append(f"  backup: {b}")
+    c = d["channel"]
+    if c:
+        if c["update_available"]:
+            out.append(f"  update available: {c['newest_on_line']} (mwrelease upgrade --wiki ... --channel {c['location']})")
+        if c["newer_line_available"]:
+            out.append(f"  newer release line: {c['newest']} (use --line)")
+        if not c["update_available"] and not c["newer_line_available"]:
+            out.append("  up to date with the channel")
+    return "\n".join(out)

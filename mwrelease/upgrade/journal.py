@@ -1,0 +1,199 @@
+"""The upgrade journal: written (and fsynced) before every step, so a killed upgrade can be undone.
+
+State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` says otherwise::
+
+    journal.json            the upgrade in progress (absent when none is)
+    history.json            finished upgrades and rollbacks, newest last
+    backups/<id>/           database dump, LocalSettings.php, images manifest of one upgrade
+    downloads/              verified artifacts
+    logs/<id>.log           every command's output
+
+``journal.json`` (format ``mwrelease.journal/1``)::
+
+    {
+      "format": "mwrelease.journal/1",
+      "id": "20261122T031500Z-1.39.10-to-1.43.5",
+      "pid": 1234, "host": "wiki1",
+      "wiki": "/var/www/wiki", "layout": "directory" | "symlink",
+      "from": "1.39.10", "to": "1.43.5",
+      "state": "running" | "done" | "failed" | "rolled-back",
+      "paths": {"old_tree": "...", "new_tree": "...", "aside": "...", "backup": "...", "link_target_before": "..."},
+      "steps": [{"name": "download", "status": "started" | "done" | "failed" | "undone",
+                 "started": "...", "finished": "...", "seconds": 1.2, "detail": "..."}],
+      "read_only_since": "..." | null,
+      "error": null | "..."
+    }
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mwrelease.errors import UpgradeError
+
+JOURNAL_FORMAT = "mwrelease.journal/1"
+HISTORY_FORMAT = "mwrelease.history/1"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_json_durably(path: Path, data: Any) -> None:
+    """Write, fsync, rename, fsync the directory: after this returns the content survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def state_dir_for(wiki: Path, override: Path | None = None) -> Path:
+    if override is not None:
+        return override
+    return Path(os.path.abspath(wiki)).parent / ".mwrelease"
+
+
+class Journal:
+    def __init__(self, state_dir: Path, data: dict[str, Any]) -> None:
+        self.state_dir = state_dir
+        self.data = data
+        self._t0: dict[str, float] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / "journal.json"
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @classmethod
+    def start(cls, state_dir: Path, *, wiki: Path, layout: str, from_version: str, to_version: str) -> Journal:
+        jid = f"{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{from_version}-to-{to_version}"
+        data = {"format": JOURNAL_FORMAT, "id": jid, "pid": os.getpid(), "host": socket.gethostname(),
+                "wiki": str(wiki), "layout": layout, "from": from_version, "to": to_version, "state": "running",
+                "started": now(), "paths": {}, "steps": [], "read_only_since": None, "error": None}
+        j = cls(state_dir, data)
+        j.save()
+        return j
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Journal | None:
+        p = state_dir / "journal.json"
+        if not p.exists():
+            return None
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            raise UpgradeError(f"The upgrade journal {p} is damaged; an earlier upgrade may be half done.",
+                               hint="Look at the log files beside it, check the wiki, then move the journal away.") from None
+        if data.get("format") != JOURNAL_FORMAT:
+            raise UpgradeError(f"{p} is not an mwrelease journal (format {data.get('format')!r}).")
+        return cls(state_dir, data)
+
+    def save(self) -> None:
+        write_json_durably(self.path, self.data)
+
+    def set_path(self, key: str, value: str | None) -> None:
+        self.data["paths"][key] = value
+        self.save()
+
+    def path_of(self, key: str) -> str | None:
+        v = self.data["paths"].get(key)
+        return str(v) if v is not None else None
+
+    def begin(self, name: str, detail: str = "") -> None:
+        self.data["steps"].append({"name": name, "status": "started", "started": now(), "detail": detail})
+        self._t0[name] = time.monotonic()
+        self.save()
+
+    def done(self, name: str, detail: str | None = None) -> None:
+        step = self.step(name)
+        assert step is not None
+        step["status"] = "done"
+        step["finished"] = now()
+        if name in self._t0:
+            step["seconds"] = round(time.monotonic() - self._t0[name], 3)
+        if detail is not None:
+            step["detail"] = detail
+        self.save()
+
+    def mark(self, name: str, status: str) -> None:
+        step = self.step(name)
+        if step is not None:
+            step["status"] = status
+            self.save()
+
+    def step(self, name: str) -> dict[str, Any] | None:
+        for s in reversed(self.data["steps"]):
+            if s["name"] == name:
+                live: dict[str, Any] = s  # the live dict, updated in place
+                return live
+        return None
+
+    def reached(self, name: str) -> bool:
+        """True when the step was at least started (its effects may be partly there)."""
+        return self.step(name) is not None
+
+    def finish(self, state: str, *, error: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        self.data["state"] = state
+        self.data["finished"] = now()
+        self.data["error"] = error
+        if extra:
+            self.data.update(extra)
+        self.save()
+        append_history(self.state_dir, self.data)
+        self.path.unlink(missing_ok=True)
+
+    def owner_alive(self) -> bool:
+        if self.data.get("host") != socket.gethostname():
+            return False
+        pid = int(self.data.get("pid") or 0)
+        if pid <= 0 or pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        # A zombie (killed but not reaped) is not alive for our purpose.
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return True
+
+
+def load_history(state_dir: Path) -> list[dict[str, Any]]:
+    p = state_dir / "history.json"
+    if not p.exists():
+        return []
+    data = json.loads(p.read_text())
+    entries = data.get("entries", []) if isinstance(data, dict) else []
+    return list(entries)
+
+
+def append_history(state_dir: Path, entry: dict[str, Any]) -> None:
+    entries = load_history(state_dir)
+    entries.append(entry)
+    write_json_durably(state_dir / "history.json", {"format": HISTORY_FORMAT, "entries": entries})
