@@ -322,6 +322,8 @@ def image_facts_labels(facts: Mapping[str, Any]) -> dict[str, str]:
     names = {"mediawiki_version": "mwrelease.mediawiki.version", "php_version": "mwrelease.php.version",
              "mediawiki_path": "mwrelease.mediawiki.path", "package_version": "mwrelease.mediawiki.package",
              "db": "mwrelease.db"}
+    if "db" in facts:
+        names.pop("package_version")
     for key, label in names.items():
         if facts.get(key):
             labels[label] = str(facts[key])
@@ -354,8 +356,12 @@ def ensure_image(engine: Engine, recipe: Recipe, *, force: bool = False,
     with engine.container(stage_id, labels={"mwrelease.purpose": "probe"}) as c:
         facts = json.loads(c.get_file("/etc/mwrelease/image.json"))
     facts_labels = image_facts_labels(facts)
-    label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in sorted(facts_labels.items()))
-    image_id = engine.build_image(tag, f"FROM {stage_id}\nLABEL {label_lines}\n", {}, labels, on_line=on_line)
+    if facts_labels:
+        label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in sorted(facts_labels.items()))
+        image_id = engine.build_image(tag, f"FROM {stage_id}\nLABEL {label_lines}\n", {}, labels, on_line=on_line)
+    else:
+        image_id = stage_id
+        _alias(engine, stage_id, tag)
     engine.remove_image(f"{tag}-stage")  # only the tag: the layers stay as the final image's parent
     _alias(engine, tag, recipe.alias)
     info = engine.image(tag)

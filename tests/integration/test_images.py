@@ -1,0 +1,120 @@
+"""Core and database images against a real Docker engine: cached builds, a wiki installed and served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mwrelease.errors import EngineError
+from mwrelease.runner import images as im
+from mwrelease.runner import mediawiki as mw
+from mwrelease.runner.engine import Engine
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    try:
+        eng = Engine.connect()
+    except EngineError as exc:
+        pytest.skip(f"no Docker engine: {exc.message} ({exc.hint})")
+    if not eng.image_exists("mwrelease/base:bookworm"):
+        pytest.skip("base images missing: run ci/prepare-machine.sh")
+    yield eng
+
+
+def _need_base(engine: Engine, suite: str) -> None:
+    if not engine.image_exists(f"mwrelease/base:{suite}"):
+        pytest.skip(f"mwrelease/base:{suite} missing: run ci/prepare-machine.sh")
+
+
+def test_image_build_is_cached_on_second_call(engine: Engine) -> None:
+    recipe = im.Recipe(name="debian-package", repository="mwrelease/test-cache", variant="bookworm",
+                       base="mwrelease/base:bookworm",
+                       dockerfile=f"FROM mwrelease/base:bookworm\nRUN mkdir -p /etc/mwrelease && "
+                                  f"echo '{{\"note\": \"{time.time()}\"}}' > /etc/mwrelease/image.json\n",
+                       labels={"mwrelease.kind": "test"})
+    built: list[im.BuiltImage] = []
+    try:
+        lines: list[str] = []
+        first = im.ensure_image(engine, recipe, on_line=lines.append)
+        built.append(first)
+        assert not first.cached and any("RUN mkdir" in line for line in lines)
+        second_lines: list[str] = []
+        second = im.ensure_image(engine, recipe, on_line=second_lines.append)
+        assert second.cached and second.id == first.id and second.tag == first.tag
+        assert second_lines == []  # nothing was built, not even from the layer cache
+        assert second.labels["mwrelease.key"] == recipe.key(engine.image("mwrelease/base:bookworm").id)  # type: ignore[union-attr]
+    finally:
+        for b in built:
+            engine.remove_image(b.alias, force=True)
+            engine.remove_image(b.tag, force=True)
+
+
+@pytest.mark.parametrize("line", ["1.39", "1.43"])
+def test_install_wiki_and_siteinfo(engine: Engine, line: str) -> None:
+    _need_base(engine, im.LINE_SUITES[line])
+    image = im.core_image(engine, line)
+    version = image.labels["mwrelease.mediawiki.version"]
+    assert version.startswith(line + ".")
+    assert image.labels["mwrelease.mediawiki.path"] == "/usr/share/mediawiki"
+    assert "ParserFunctions" in image.labels["mwrelease.mediawiki.extensions"].split(",")
+    with engine.container(image.tag) as c:
+        wiki = mw.install_wiki(c, extensions=["ParserFunctions", "Cite"])
+        assert wiki.local_settings == "/etc/mediawiki/LocalSettings.php"  # Debian: through two symlinks
+        mw.start_server(c, wiki)
+        info = mw.siteinfo(c, wiki)
+        assert info["general"]["generator"] == f"MediaWiki {version}"
+        assert info["general"]["phpversion"] == image.labels["mwrelease.php.version"]
+        assert info["general"]["dbtype"] == "sqlite"
+        assert {"ParserFunctions", "Cite"} <= {e["name"] for e in info["extensions"]}
+        # A write through the API and a parse through a maintenance script.
+        mw.login(c, wiki)
+        token = mw.csrf_token(c, wiki)
+        mw.api(c, {"action": "edit", "title": "Sandbox", "text": "{{#expr: 6*7}}<ref>x</ref>", "token": token},
+               post=True)
+        parsed = mw.api(c, {"action": "parse", "page": "Sandbox", "prop": "text"})
+        assert "42" in parsed["parse"]["text"]
+        r = mw.run_maintenance(c, "update", ["--quick"], timeout=600, wiki=wiki)
+        assert r.ok
+        with pytest.raises(mw.ApiError):
+            mw.api(c, {"action": "no-such-action"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["mariadb", "postgres"])
+def test_install_wiki_on_a_database_container(engine: Engine, kind: im.DbKind) -> None:
+    db_image = im.db_image(engine, kind)
+    core = im.core_image(engine, "1.39")
+    with engine.container(db_image.tag) as db_c:
+        database = mw.start_database(db_c, kind)
+        with engine.container(core.tag, network_mode=db_c.peer_network_mode) as c:
+            wiki = mw.install_wiki(c, database=database)
+            mw.start_server(c, wiki)
+            info = mw.siteinfo(c, wiki)
+            assert info["general"]["dbtype"] == database.dbtype
+            assert info["general"]["generator"].startswith("MediaWiki 1.39.")
+
+
+@pytest.mark.slow
+def test_tarball_recipe_from_a_debian_tree(engine: Engine, tmp_path: Path) -> None:
+    _need_base(engine, "trixie")
+    tarball = im.debian_tree_tarball(engine, "1.43", tmp_path)
+    assert Path(tarball.url).name == f"mediawiki-{tarball.version}.tar.gz"
+    recipe = im.tarball_recipe(tarball, data=im.fetch_tarball(tarball))
+    built = im.ensure_image(engine, recipe)
+    try:
+        assert built.labels["mwrelease.mediawiki.path"] == im.TARBALL_MW_PATH
+        assert built.labels["mwrelease.mediawiki.version"] == tarball.version
+        with engine.container(built.tag) as c:
+            wiki = mw.install_wiki(c)
+            assert wiki.local_settings == f"{im.TARBALL_MW_PATH}/LocalSettings.php"
+            mw.start_server(c, wiki)
+            assert mw.siteinfo(c, wiki)["general"]["generator"] == f"MediaWiki {tarball.version}"
+    finally:
+        engine.remove_image(built.alias, force=True)
+        engine.remove_image(built.tag, force=True)
