@@ -22,6 +22,9 @@ from mwrelease.errors import ConfigError, EngineError, IntegrityError
 
 # Top-level entries that belong to an installation, not to a release.
 ADMIN_ENTRIES = frozenset({"LocalSettings.php", "images", "cache", ".mwrelease"})
+# Debian-only top-level entries: bundled extensions live in extensions-core (extensions/ is a link to an
+# admin directory in /var/lib/mediawiki), and config/ links to /var/lib/mediawiki/config.
+DEBIAN_ENTRIES = frozenset({"extensions-core", "config"})
 DEBIAN_CORE_PATH = "/usr/share/mediawiki"
 
 _MW_VERSION = re.compile(r"""define\(\s*['"]MW_VERSION['"]\s*,\s*['"]([0-9][^'"]*)['"]\s*\)""")
@@ -68,7 +71,7 @@ def materialize(src: Path, dest: Path) -> None:
     def ignore(directory: str, names: list[str]) -> set[str]:
         skip: set[str] = set()
         if Path(directory) == src:
-            skip |= ADMIN_ENTRIES & set(names)
+            skip |= (ADMIN_ENTRIES | DEBIAN_ENTRIES) & set(names)
         for n in names:
             p = os.path.join(directory, n)
             if os.path.islink(p) and not os.path.exists(p):
@@ -80,6 +83,12 @@ def materialize(src: Path, dest: Path) -> None:
         return skip
 
     shutil.copytree(src, dest, symlinks=False, ignore=ignore, dirs_exist_ok=True)
+    core_exts = src / "extensions-core"
+    if core_exts.is_dir():
+        (dest / "extensions").mkdir(exist_ok=True)
+        for ext in sorted(core_exts.iterdir()):
+            if ext.is_dir() and not (dest / "extensions" / ext.name).exists():
+                shutil.copytree(ext, dest / "extensions" / ext.name, symlinks=False, ignore=ignore)
 
 
 def extract_from_image(image: str, dest: Path, *, path: str = DEBIAN_CORE_PATH) -> None:
@@ -90,7 +99,7 @@ def extract_from_image(image: str, dest: Path, *, path: str = DEBIAN_CORE_PATH) 
         raise EngineError(f"The container layer is not available ({exc}).",
                           hint="Pass --core-tree DIR with a core tree in the upstream layout instead.") from None
     engine = Engine.connect()
-    excludes = " ".join(f"--exclude=./{e}" for e in sorted(ADMIN_ENTRIES))
+    excludes = " ".join(f"--exclude=./{e}" for e in sorted(ADMIN_ENTRIES | {"config"}))
     with engine.container(image, network_mode="none", keep=False) as c:
         # -h follows symlinks: Debian's links into /usr/share/php become real files, as upstream has them.
         res = c.exec(["sh", "-c", f"tar -C {path} -chf /tmp/core.tar {excludes} . 2>/tmp/tar.err; "

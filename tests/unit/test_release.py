@@ -214,3 +214,16 @@ def test_garbage_is_integrity_error(tmp_path: Path) -> None:
 def test_min_upgrade_line(line: str, expected: str) -> None:
     assert min_upgrade_line(line) == expected
     assert upgrades_from(line)[0] == expected and upgrades_from(line)[-1] == line
+
+
+def test_debian_layout_extensions_core_becomes_extensions(tmp_path: Path) -> None:
+    core = make_core(tmp_path / "core", "1.43.5", outside=tmp_path / "etc")
+    # Debian: bundled extensions in extensions-core/, extensions/ a link to an (empty) admin directory.
+    (core / "extensions").rename(core / "extensions-core")
+    (tmp_path / "var-ext").mkdir()
+    os.symlink(tmp_path / "var-ext", core / "extensions")
+    os.symlink(tmp_path / "var-config", core / "config")
+    (full,) = build_release(make_lock("1.43.5", (CITE,)), core, tmp_path / "out")
+    paths = {f.path for f in full.manifest.files}
+    assert "extensions/Cite/extension.json" in paths
+    assert not any(p.startswith(("extensions-core/", "config/")) for p in paths)
