@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -353,21 +354,30 @@ def ensure_image(engine: Engine, recipe: Recipe, *, force: bool = False,
     # Two steps: the recipe, then a label-only layer with the facts the build found (versions,
     # bundled extensions), which cannot be known before the build.
     stage_id = engine.build_image(f"{tag}-stage", recipe.dockerfile, recipe.context_files, labels, on_line=on_line)
-    with engine.container(stage_id, labels={"mwrelease.purpose": "probe"}) as c:
-        facts = json.loads(c.get_file("/etc/mwrelease/image.json"))
-    facts_labels = image_facts_labels(facts)
-    if facts_labels:
-        label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in sorted(facts_labels.items()))
-        image_id = engine.build_image(tag, f"FROM {stage_id}\nLABEL {label_lines}\n", {}, labels, on_line=on_line)
-    else:
-        image_id = stage_id
-        _alias(engine, stage_id, tag)
-    engine.remove_image(f"{tag}-stage")  # only the tag: the layers stay as the final image's parent
+    try:
+        with engine.container(stage_id, labels={"mwrelease.purpose": "probe"}) as c:
+            facts = json.loads(c.get_file("/etc/mwrelease/image.json"))
+        facts_labels = image_facts_labels(facts)
+        if facts_labels:
+            label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in sorted(facts_labels.items()))
+            image_id = engine.build_image(tag, f"FROM {stage_id}\nLABEL {label_lines}\n", {}, labels,
+                                          on_line=on_line)
+        else:
+            image_id = stage_id
+            _alias(engine, stage_id, tag)
+    finally:
+        # Only the tag goes when the build succeeded: the layers stay as the final image's parent.
+        engine.remove_image(f"{tag}-stage")
     _alias(engine, tag, recipe.alias)
     info = engine.image(tag)
     return BuiltImage(tag=tag, alias=recipe.alias, id=image_id, recipe=recipe.name,
                       labels=info.labels if info else {**labels, **facts_labels}, cached=False,
                       seconds=time.monotonic() - start)
+
+
+def _is_alias(tag: str) -> bool:
+    name = tag.rpartition(":")[2]
+    return not re.search(r"-[0-9a-f]{16}$", name)
 
 
 def _alias(engine: Engine, tag: str, alias: str) -> None:
@@ -416,7 +426,9 @@ def prune(engine: Engine, *, keep_current: bool = True, source: BaseSource | Non
     for img in engine.list_images("mwrelease.kind"):
         if img.labels.get("mwrelease.kind") == "base":
             continue
-        if current & set(img.tags):
+        # Keep what a current recipe produces and the newest build of every variant (it carries the
+        # alias tag without a key, e.g. a tarball image): prune removes superseded builds.
+        if keep_current and (current & set(img.tags) or any(_is_alias(t) for t in img.tags)):
             continue
         removed.append(img.tags[0] if img.tags else img.id)
         if not dry_run:
