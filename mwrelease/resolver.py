@@ -77,7 +77,7 @@ def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
 
 
 class _NegStr(str):
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return str.__gt__(self, other)
 
 
@@ -93,7 +93,7 @@ def _neg(v: Version) -> _Neg:
     return _Neg(v)
 
 
-class BundleProvider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
+class BundleProvider(resolvelib.AbstractProvider[Requirement, Candidate, str]):
     def __init__(self, bundle: Bundle, catalog: Catalog, target: Target) -> None:
         self.bundle = bundle
         self.catalog = catalog
@@ -102,6 +102,17 @@ class BundleProvider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return requirement_or_candidate.name
+
+    def narrow_requirement_selection(self, identifiers: Iterable[str], resolutions: Mapping[str, Candidate],
+                                     candidates: Mapping[str, Iterator[Candidate]],
+                                     information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+                                     backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> Iterable[str]:
+        # Resolve what caused the last backtrack first (as pip does), else the bundle's own entries in name
+        # order; one identifier is enough, which spares resolvelib a preference call per unresolved name.
+        ids = list(identifiers)
+        causes = {c.requirement.name for c in backtrack_causes}
+        first = [i for i in ids if i in causes]
+        return [min(first or ids, key=lambda i: (i not in self.by_name, i))]
 
     def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate], candidates: Mapping[str, Iterator[Candidate]],
                        information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
@@ -247,7 +258,7 @@ def find_cycle(chosen: Mapping[str, Candidate]) -> list[str] | None:
     return None
 
 
-def explain(causes: Sequence[RequirementInformation[Requirement, Candidate]], provider: BundleProvider) -> list[str]:
+def explain(causes: Iterable[RequirementInformation[Requirement, Candidate]], provider: BundleProvider) -> list[str]:
     """Sentences from resolvelib's structured causes."""
     target = provider.target
     by_name: dict[str, list[Requirement]] = {}
