@@ -1,0 +1,427 @@
+"""One cell, end to end: the only place where a test plan meets the container engine.
+
+Steps (each a named check, so a broken step explains itself and the later ones show as skipped):
+
+    image          the core image for the cell's line (built once, content-keyed: runner.images)
+    database       MariaDB/PostgreSQL in a second container; the wiki container joins its network
+                   namespace (loopback only, both --network none)
+    install        maintenance/install.php, or the restored snapshot of an earlier install (SQLite)
+    place          each component's tree at its locked ref: bundled = already in the image (or, for a
+                   lock of another line, the tree of the core the lock was resolved from); git = a
+                   checkout of the ref made on the host; path = the directory; tarball = unpacked
+    localsettings  the harness block, then wfLoadExtension/wfLoadSkin and the component's settings
+    update.php     maintenance/update.php --quick
+    server         php -S on the container's loopback
+    ...checks      see runner.checks
+
+Containers run with no network, every capability dropped (the database container gets back only
+what its server needs to drop privileges), memory and process limits, a timeout on every step, and are
+removed when the cell ends, whatever happens (also on Ctrl-C), unless ``keep``.
+
+Warm cells: the first SQLite install on an image is saved on the host (``snapshot_dir``, keyed by the
+image id) as a tar of the SQLite directory and LocalSettings.php; later cells on that image restore
+it instead of running install.php.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mwrelease.errors import EngineError, SourceError
+from mwrelease.lock import LockedComponent
+from mwrelease.runner.checks import HARNESS_SETTINGS, CheckContext, blame_in, read_manifests, run_checks
+from mwrelease.runner.engine import Container, Engine, ExecResult
+from mwrelease.runner.plan import Cell
+from mwrelease.runner.results import CellResult, CheckResult, CheckStatus, excerpt
+
+log = logging.getLogger("mwrelease.cell")
+
+# Docker's default capability set. The wiki container drops all of them; a database container keeps
+# what its server needs to switch to its own user (mariadbd --user=mysql, pg_ctlcluster, runuser).
+DOCKER_DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+                       "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
+WIKI_CAP_DROP = ("ALL",)
+DB_CAPS_KEPT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "AUDIT_WRITE")
+DB_CAP_DROP = tuple(c for c in DOCKER_DEFAULT_CAPS if c not in DB_CAPS_KEPT)
+
+SNAPSHOT_VERSION = "1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellOptions:
+    keep: bool = False
+    install_timeout: float = 300
+    update_timeout: float = 600
+    request_timeout: float = 120
+    mem_limit: str = "2g"
+    pids_limit: int = 512
+    snapshot_dir: Path | None = None  # None: no snapshots (every cell installs)
+    workdir: Path | None = None       # where host-side checkouts go (default: a temp dir)
+
+
+@dataclass(kw_only=True)
+class _Run:
+    cell: Cell
+    checks: list[CheckResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    on_step: Callable[[str, CheckResult], None] | None = None
+    failed: str | None = None  # the step that broke the setup
+
+    def add(self, r: CheckResult) -> CheckResult:
+        self.checks.append(r)
+        if self.on_step:
+            self.on_step(self.cell.id, r)
+        return r
+
+    def step(self, name: str, fn: Callable[[], tuple[CheckStatus, str, str]]) -> bool:
+        """Run a setup step as a check; False (and later steps skipped) when it did not pass."""
+        if self.failed:
+            self.add(CheckResult(name=name, status="skipped", message=f"skipped: {self.failed} failed"))
+            return False
+        start = time.monotonic()
+        try:
+            status, message, text = fn()
+        except EngineError as exc:
+            status, message, text = "error", exc.message, "\n".join(exc.details)
+        duration = time.monotonic() - start
+        self.timings[name] = self.timings.get(name, 0.0) + duration
+        names = self.cell.components
+        blame = tuple(sorted(blame_in(text + "\n" + message, names))) if status != "passed" else ()
+        self.add(CheckResult(name=name, status=status, duration=duration, message=message, log=excerpt(text),
+                             blame=blame))
+        if status != "passed":
+            self.failed = name
+            return False
+        return True
+
+
+def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions(),
+             on_step: Callable[[str, CheckResult], None] | None = None) -> CellResult:
+    """Run ``cell`` and return its result. Never raises for a failure of the software under test;
+    raises EngineError only when the engine itself is unusable, and KeyboardInterrupt passes through."""
+    if not cell.runnable:
+        return CellResult.for_cell(cell)
+    from mwrelease.runner import images
+    from mwrelease.runner import mediawiki as mw
+
+    started = time.monotonic()
+    run = _Run(cell=cell, on_step=on_step)
+    image_tag = ""
+    facts: dict[str, Any] = {}
+    warm = False
+
+    def build_image() -> tuple[CheckStatus, str, str]:
+        nonlocal image_tag
+        built = images.core_image(engine, cell.core_line)
+        image_tag = built.tag
+        return "passed", f"{built.tag} ({'cached' if built.cached else f'built in {built.seconds:.0f} s'})", ""
+
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mwrelease-cell-", dir=options.workdir) as tmp:
+        run.step("image", build_image)
+        container: Container | None = None
+        database: mw.Database | None = None
+        network_mode = "none"
+        if cell.db != "sqlite" and not run.failed:
+            def start_db() -> tuple[CheckStatus, str, str]:
+                nonlocal database, network_mode
+                db_img = images.db_image(engine, "mariadb" if cell.db == "mariadb" else "postgres")
+                dbc = stack.enter_context(engine.container(
+                    db_img.tag, keep=options.keep, mem_limit=options.mem_limit, pids_limit=options.pids_limit,
+                    cap_drop=DB_CAP_DROP, labels={"mwrelease.cell": cell.id, "mwrelease.role": "db"}))
+                database = mw.start_database(dbc, "mariadb" if cell.db == "mariadb" else "postgres")
+                network_mode = dbc.peer_network_mode
+                return "passed", f"{cell.db} {database.version}", ""
+            run.step("database", start_db)
+        if not run.failed:
+            def start_container() -> tuple[CheckStatus, str, str]:
+                nonlocal container, facts
+                container = stack.enter_context(engine.container(
+                    image_tag, network_mode=network_mode, keep=options.keep, mem_limit=options.mem_limit,
+                    pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP,
+                    labels={"mwrelease.cell": cell.id, "mwrelease.role": "wiki"}))
+                facts = mw.image_facts(container)
+                return "passed", f"MediaWiki {facts.get('mediawiki_version')} on PHP {facts.get('php_version')}", ""
+            run.step("container", start_container)
+
+        wiki: mw.Wiki | None = None
+
+        def install() -> tuple[CheckStatus, str, str]:
+            nonlocal wiki, warm
+            assert container is not None
+            snap = _snapshot_path(options, engine, image_tag) if database is None else None
+            if snap is not None and snap.is_file():
+                wiki = _restore_snapshot(container, snap)
+                warm = True
+                return "passed", f"restored the installed wiki from {snap.name}", ""
+            try:
+                wiki = mw.install_wiki(container, database=database, timeout=options.install_timeout)
+            except EngineError as exc:
+                return "failed", f"install.php failed: {exc.message}", "\n".join(exc.details)
+            if snap is not None:
+                _save_snapshot(container, wiki, snap)
+            return "passed", f"install.php in {wiki.install_seconds:.1f} s", ""
+        run.step("install", install)
+
+        def place() -> tuple[CheckStatus, str, str]:
+            assert container is not None and wiki is not None
+            notes = [place_component(container, wiki.path, c, cell, Path(tmp)) for c in cell.lock.components]
+            return "passed", "; ".join(n for n in notes if n) or "all bundled", ""
+        run.step("place", place)
+
+        def settings() -> tuple[CheckStatus, str, str]:
+            assert container is not None and wiki is not None
+            text = local_settings_text(cell)
+            mw.append_local_settings(container, wiki, text)
+            container.exec(["mkdir", "-p", "/var/lib/mwtest/cache", "/var/log/mwtest"], timeout=10, quiet=True).check()
+            lint = container.exec(["php", "-l", wiki.local_settings], timeout=30, quiet=True)
+            if not lint.ok:
+                return "failed", "LocalSettings.php does not parse", lint.output
+            return "passed", f"{sum(1 for c in cell.lock.components if c.load)} load lines", text
+        run.step("localsettings", settings)
+
+        def update() -> tuple[CheckStatus, str, str]:
+            assert container is not None and wiki is not None
+            r = mw.run_maintenance(container, "update", ["--quick"], wiki=wiki, check=False,
+                                   timeout=options.update_timeout)
+            return _judge_maintenance("update.php", r)
+        run.step("update.php", update)
+
+        def server() -> tuple[CheckStatus, str, str]:
+            assert container is not None and wiki is not None
+            mw.start_server(container, wiki)
+            return "passed", wiki.server, ""
+        run.step("server", server)
+
+        if not run.failed:
+            assert container is not None and wiki is not None
+            cstart = time.monotonic()
+            ctx = CheckContext(container=container, wiki=wiki, lock=cell.lock, timeout=options.request_timeout,
+                               names=frozenset(cell.components))
+            try:
+                ctx.manifests = read_manifests(container, wiki, [c for c in cell.lock.components if c.load])
+            except EngineError as exc:
+                run.add(CheckResult(name="manifests", status="error", message=exc.message))
+            run_checks(ctx, on_check=run.add)
+            run.timings["checks"] = time.monotonic() - cstart
+        else:
+            for name in ("siteinfo", "special-version", "smoke", "edit-readback", "load.php", "php-errors"):
+                run.add(CheckResult(name=name, status="skipped", message=f"skipped: {run.failed} failed"))
+        if run.failed and container is not None and run.failed not in ("image", "container"):
+            _attach_logs(run, container)
+
+    return CellResult.for_cell(cell, run.checks, image=image_tag or None,
+                               mediawiki_version=str(facts.get("mediawiki_version") or "") or None,
+                               php_version=str(facts.get("php_version") or "") or None,
+                               duration=time.monotonic() - started, timings=run.timings, warm=warm)
+
+
+def _judge_maintenance(what: str, r: ExecResult) -> tuple[CheckStatus, str, str]:
+    if r.timed_out:
+        return "failed", f"{what} did not finish within {r.duration:.0f} s and was killed (timeout)", r.output
+    if r.exit_code != 0:
+        return "failed", f"{what} exited with {r.exit_code}", r.output
+    # update.php prints a caught exception and may still exit 0 on old cores.
+    if "Fatal error" in r.output or "Exception" in r.output and "[exception]" in r.output:
+        return "failed", f"{what} reported an error", r.output
+    return "passed", f"{r.duration:.1f} s", ""
+
+
+def _attach_logs(run: _Run, container: Container) -> None:
+    """When setup broke, put the PHP logs on the failed step too: they usually say why."""
+    from mwrelease.runner.checks import _tail_logs
+
+    tail = _tail_logs(container)
+    if not tail:
+        return
+    for i, c in enumerate(run.checks):
+        if c.name == run.failed:
+            blame = tuple(sorted(set(c.blame) | blame_in(tail, run.cell.components)))
+            run.checks[i] = replace(c, log=excerpt(c.log + "\n--- PHP logs ---\n" + tail), blame=blame)
+
+
+def local_settings_text(cell: Cell) -> str:
+    parts = [HARNESS_SETTINGS]
+    for c in cell.lock.components:
+        if not c.load:
+            continue
+        parts.append(f"# {c.name} {c.ref or ''} ({c.source.type})\n{c.load_line}\n")
+        if c.settings.strip():
+            parts.append(c.settings.rstrip("\n") + "\n")
+    return "\n".join(parts)
+
+
+# --- putting trees in place -----------------------------------------------------------------------
+
+def place_component(container: Container, ip: str, comp: LockedComponent, cell: Cell, tmp: Path) -> str:
+    """Make ``$IP/extensions/NAME`` (or ``skins/NAME``) hold the component at its locked ref.
+    Returns a note for the log ("" when the image's bundled copy is used)."""
+    sub = "skins" if comp.kind == "skin" else "extensions"
+    dest = f"{ip}/{sub}/{comp.name}"
+    src: Path | None = None
+    note = ""
+    if comp.source.type == "bundled":
+        if cell.core_line == cell.lock.core_line:
+            return ""
+        src = _bundled_tree(comp)
+        note = f"{comp.name} from {src}"
+    elif comp.source.type == "path":
+        if not comp.source.path:
+            raise SourceError(f"{comp.name} has a path source without a path.")
+        src = Path(comp.source.path)
+        note = f"{comp.name} from {src}"
+    elif comp.source.type == "git":
+        src = git_checkout(comp, tmp)
+        note = f"{comp.name} {comp.ref}@{(comp.commit or '')[:10]}"
+    elif comp.source.type == "tarball":
+        src = unpack_tarball(comp, tmp)
+        note = f"{comp.name} from {comp.source.url}"
+    assert src is not None
+    if not src.is_dir():
+        raise SourceError(f"The tree of {comp.name} ({src}) does not exist.")
+    # Debian's $IP/extensions/NAME is a symlink into extensions-core: remove the link, not its target.
+    container.exec(["rm", "-rf", dest], timeout=60, quiet=True).check()
+    container.put_tree(src, dest)
+    return note
+
+
+def _bundled_tree(comp: LockedComponent) -> Path:
+    """A ``bundled`` component of a lock made for another core line: take it from the core tree the
+    lock was resolved from (``catalog: core:DIR``), since the image's own bundled copy is another ref."""
+    if not comp.catalog.startswith("core:"):
+        raise SourceError(f"{comp.name} is bundled with MediaWiki {comp.ref}, but this cell runs another core "
+                          "line and the lock does not say which core tree it came from.",
+                          hint="Resolve the lock with --catalog core:DIR, or give the component a path/git source.")
+    root = Path(comp.catalog.removeprefix("core:"))
+    sub = ["skins"] if comp.kind == "skin" else ["extensions-core", "extensions"]
+    for s in sub:
+        if (root / s / comp.name).is_dir():
+            return root / s / comp.name
+    raise SourceError(f"{comp.name} is not in the core tree {root} the lock was resolved from.",
+                      hint="Run ci/fetch-core-trees.sh to unpack the core trees under .cache/cores.")
+
+
+def git_checkout(comp: LockedComponent, tmp: Path) -> Path:
+    """The component's tree at its locked commit (or ref), checked out on the host without .git."""
+    url = comp.source.url
+    if not url:
+        raise SourceError(f"{comp.name} has a git source without a URL.")
+    dest = tmp / "git" / comp.name
+    want = comp.commit or comp.ref or "HEAD"
+
+    def git(*args: str, cwd: Path | None = None) -> None:
+        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if r.returncode != 0:
+            raise SourceError(f"git {' '.join(args[:2])} for {comp.name} failed: {r.stderr.strip()}",
+                              hint=f"Check that {url} is reachable and has {want}.")
+
+    git("clone", "--quiet", "--no-checkout", url, str(dest))
+    git("-c", "advice.detachedHead=false", "checkout", "--quiet", want, cwd=dest)
+    if comp.commit is None and comp.ref:
+        pass  # a branch ref without a commit: whatever the branch holds now (the lock did not pin it)
+    shutil.rmtree(dest / ".git", ignore_errors=True)
+    return dest
+
+
+def unpack_tarball(comp: LockedComponent, tmp: Path) -> Path:
+    url = comp.source.url or comp.source.path
+    if not url:
+        raise SourceError(f"{comp.name} has a tarball source without a URL.")
+    if url.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            resp = requests.get(url, timeout=300)
+            resp.raise_for_status()
+        except Exception as exc:
+            raise SourceError(f"Cannot download {comp.name} from {url}: {exc}") from exc
+        data = resp.content
+    else:
+        data = Path(url.removeprefix("file://")).read_bytes()
+    if comp.source.sha256 and hashlib.sha256(data).hexdigest() != comp.source.sha256.lower():
+        from mwrelease.errors import IntegrityError
+
+        raise IntegrityError(f"The tarball of {comp.name} ({url}) does not match the lock's sha256.")
+    dest = tmp / "tarball" / comp.name
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    entries = list(dest.iterdir())
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+# --- snapshots of an installed wiki ------------------------------------------------------------------
+
+def _snapshot_path(options: CellOptions, engine: Engine, image_tag: str) -> Path | None:
+    if options.snapshot_dir is None:
+        return None
+    info = engine.image(image_tag)
+    if info is None:
+        return None
+    key = hashlib.sha256(f"{SNAPSHOT_VERSION}\0{info.id}\0sqlite".encode()).hexdigest()[:16]
+    return options.snapshot_dir / f"sqlite-{key}.tar"
+
+
+def _save_snapshot(container: Container, wiki: Any, path: Path) -> None:
+    from mwrelease.runner import mediawiki as mw
+
+    # Every cell writes the same content for the same image; write to a temp name and rename so
+    # that parallel cells never read a half-written snapshot.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d:
+        container.get_tree(mw.SQLITE_DIR, Path(d) / "data")
+        (Path(d) / "LocalSettings.php").write_bytes(container.get_file(wiki.local_settings))
+        (Path(d) / "wiki.json").write_text(__import__("json").dumps(wiki.to_json()))
+        part = path.with_suffix(f".{os.getpid()}.{id(container)}.part")
+        with tarfile.open(part, "w") as tar:
+            for name in ("data", "LocalSettings.php", "wiki.json"):
+                tar.add(Path(d) / name, arcname=name)
+        part.replace(path)
+
+
+def _restore_snapshot(container: Container, path: Path) -> Any:
+    import json
+
+    from mwrelease.runner import mediawiki as mw
+
+    with tempfile.TemporaryDirectory() as d:
+        with tarfile.open(path) as tar:
+            tar.extractall(d, filter="data")
+        wiki = mw.Wiki(**json.loads((Path(d) / "wiki.json").read_text()))
+        container.put_tree(Path(d) / "data", mw.SQLITE_DIR)
+        directory, _, name = wiki.local_settings.rpartition("/")
+        container.put_files(directory, {name: (Path(d) / "LocalSettings.php").read_bytes()})
+    return wiki
+
+
+@contextmanager
+def interrupt_cleanup(engine: Engine, *, keep: bool = False) -> Iterator[None]:
+    """On Ctrl-C, remove every container this process started (worker threads may still be inside
+    a ``with engine.container``, whose own ``finally`` only runs when their thread gets there)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if keep:
+            raise
+        removed = 0
+        for obj in engine.client.containers.list(all=True, filters={"label": f"mwrelease.pid={os.getpid()}"}):
+            try:
+                obj.remove(force=True, v=True)
+                removed += 1
+            except Exception:  # noqa: BLE001 - best effort while interrupted
+                pass
+        log.warning("interrupted: removed %d container(s)", removed)
+        raise
