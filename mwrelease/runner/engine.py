@@ -258,11 +258,17 @@ class Engine:
             import docker
         except ImportError as exc:  # pragma: no cover - docker is a hard dependency
             raise EngineError("The Python package `docker` is not installed.", hint="pip install docker") from exc
-        url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        from docker.utils import kwargs_from_env
+
+        # $DOCKER_HOST (and its TLS settings) like the docker CLI; never the CLI's contexts, which may
+        # point a second client (e.g. /usr/local/bin/docker) at another daemon.
+        kwargs: dict[str, Any] = {"base_url": base_url} if base_url else kwargs_from_env()
+        kwargs["base_url"] = kwargs.get("base_url") or "unix:///var/run/docker.sock"
+        url = str(kwargs["base_url"])
         try:
-            client = docker.DockerClient(base_url=url, timeout=120)
+            client = docker.DockerClient(timeout=120, **kwargs)
             client.ping()
-            stream_api = docker.APIClient(base_url=url, version=client.api.api_version, timeout=None)
+            stream_api = docker.APIClient(version=client.api.api_version, timeout=None, **kwargs)
         except Exception as exc:
             raise EngineError(
                 f"No Docker engine answers at {url} ({type(exc).__name__}: {exc}). mwrelease runs tests and "

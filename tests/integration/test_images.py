@@ -55,7 +55,7 @@ def test_image_build_is_cached_on_second_call(engine: Engine) -> None:
             engine.remove_image(b.tag, force=True)
 
 
-@pytest.mark.parametrize("line", ["1.39", "1.43"])
+@pytest.mark.parametrize("line", ["1.35", "1.39", "1.43"])
 def test_install_wiki_and_siteinfo(engine: Engine, line: str) -> None:
     _need_base(engine, im.LINE_SUITES[line])
     image = im.core_image(engine, line)
