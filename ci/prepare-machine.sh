@@ -13,9 +13,11 @@
 # Settings (environment):
 #   MWRELEASE_SUITES      base image suites to create        (default: "bookworm trixie bullseye")
 #                         bullseye is optional: a failure there is a warning, not an error.
-#   MWRELEASE_LINES       MediaWiki lines to build images for (default: "1.39 1.43")
+#   MWRELEASE_LINES       MediaWiki lines to build images for (default: "1.39 1.43"; add 1.35 when the
+#                         bullseye base exists: it takes about 2 minutes more)
 #   MWRELEASE_DEBIAN_MIRROR  Debian mirror URL (default: the first Debian URI in the host's apt sources)
 #   MWRELEASE_SKIP_IMAGES=1  stop after the base images
+#   MWRELEASE_PYTHON      the Python that has mwrelease's dependencies (default: python3)
 #   http_proxy / https_proxy are passed to debootstrap and the image builds when set.
 set -euo pipefail
 
@@ -34,6 +36,10 @@ DOCKER=docker
 log() { printf '[prepare-machine %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# Two CI jobs on one machine must not debootstrap or start dockerd twice.
+exec 9>"${TMPDIR:-/tmp}/mwrelease-prepare-machine.lock"
+flock 9
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || die "run as root (or install sudo): apt-get, dockerd and debootstrap need root"
@@ -41,7 +47,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- 1. packages ---------------------------------------------------------------------------
-want_packages=(docker.io debootstrap php-cli php-composer-semver)
+# debian-archive-keyring and curl: debootstrap checks Debian's signatures (also on a non-Debian host),
+# and the mirror probe below uses curl.
+want_packages=(docker.io debootstrap php-cli php-composer-semver debian-archive-keyring curl)
 missing=()
 for p in "${want_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -143,5 +151,5 @@ line_args=()
 for l in $LINES; do line_args+=(--line "$l"); done
 log "building core images: $LINES"
 cd "$REPO_ROOT"
-PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" python3 -m mwrelease images build "${line_args[@]}" --with-db
+PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "${MWRELEASE_PYTHON:-python3}" -m mwrelease images build "${line_args[@]}" --with-db
 log "done"
