@@ -6,7 +6,7 @@ versions; resolvelib does the search and, on failure, hands back structured caus
 ``explain`` turns into sentences a release manager understands.
 
 Preference among fitting refs: the core's own REL branch (or the copy bundled with core), then the
-newest tag, then older REL branches, then development branches (master/main).
+newest tag, then older REL branches, then newer REL branches, then development branches (master/main).
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
                 return (2, _neg(parse_version(rel)))
         except ConstraintError:
             pass
-        return (4, 0)  # a newer line's REL branch: a last resort
+        return (3, 0)  # a newer line's REL branch: stable at least, unlike master
     if cand.ref_type in ("branch", "tree"):
-        return (3, 0)
+        return (4, 0)
     return (5, 0)
 
 
