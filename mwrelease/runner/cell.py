@@ -42,7 +42,7 @@ from typing import Any
 
 from mwrelease.errors import EngineError, SourceError
 from mwrelease.lock import LockedComponent
-from mwrelease.runner.checks import HARNESS_SETTINGS, CheckContext, blame_in, read_manifests, run_checks
+from mwrelease.runner.checks import HARNESS_SETTINGS, Blamer, CheckContext, Manifest, read_manifests, run_checks
 from mwrelease.runner.engine import Container, Engine, ExecResult
 from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import CellResult, CheckResult, CheckStatus, excerpt
@@ -79,6 +79,11 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     on_step: Callable[[str, CheckResult], None] | None = None
     failed: str | None = None  # the step that broke the setup
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+
+    @property
+    def blamer(self) -> Blamer:
+        return Blamer(self.cell.components, self.manifests)
 
     def add(self, r: CheckResult) -> CheckResult:
         self.checks.append(r)
@@ -98,8 +103,8 @@ class _Run:
             status, message, text = "error", exc.message, "\n".join(exc.details)
         duration = time.monotonic() - start
         self.timings[name] = self.timings.get(name, 0.0) + duration
-        names = self.cell.components
-        blame = tuple(sorted(blame_in(text + "\n" + message, names))) if status != "passed" else ()
+        hit = self.blamer.culprit(text + "\n" + message) if status != "passed" else None
+        blame = (hit,) if hit else ()
         self.add(CheckResult(name=name, status=status, duration=duration, message=message, log=excerpt(text),
                              blame=blame))
         if status != "passed":
@@ -178,6 +183,11 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
         def place() -> tuple[CheckStatus, str, str]:
             assert container is not None and wiki is not None
             notes = [place_component(container, wiki.path, c, cell, Path(tmp)) for c in cell.lock.components]
+            run.manifests = read_manifests(container, wiki, cell.lock.components)
+            missing = [m.name for m in run.manifests.values() if not m.present or m.error]
+            if missing:
+                return ("failed", f"no readable extension.json/skin.json for {', '.join(missing)}",
+                        "\n".join(f"{m.name}: {m.error or 'missing'}" for m in run.manifests.values() if m.name in missing))
             return "passed", "; ".join(n for n in notes if n) or "all bundled", ""
         run.step("place", place)
 
@@ -210,10 +220,7 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
             cstart = time.monotonic()
             ctx = CheckContext(container=container, wiki=wiki, lock=cell.lock, timeout=options.request_timeout,
                                names=frozenset(cell.components))
-            try:
-                ctx.manifests = read_manifests(container, wiki, [c for c in cell.lock.components if c.load])
-            except EngineError as exc:
-                run.add(CheckResult(name="manifests", status="error", message=exc.message))
+            ctx.manifests = run.manifests
             run_checks(ctx, on_check=run.add)
             run.timings["checks"] = time.monotonic() - cstart
         else:
@@ -248,7 +255,8 @@ def _attach_logs(run: _Run, container: Container) -> None:
         return
     for i, c in enumerate(run.checks):
         if c.name == run.failed:
-            blame = tuple(sorted(set(c.blame) | blame_in(tail, run.cell.components)))
+            hit = run.blamer.culprit(tail)
+            blame = c.blame or ((hit,) if hit else ())
             run.checks[i] = replace(c, log=excerpt(c.log + "\n--- PHP logs ---\n" + tail), blame=blame)
 
 

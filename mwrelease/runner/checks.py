@@ -23,7 +23,7 @@ import shlex
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,8 @@ class Manifest:
     display_name: str = ""
     version: str | None = None
     modules: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()   # AutoloadNamespaces prefixes ("MediaWiki\\Minerva\\")
+    classes: tuple[str, ...] = ()      # AutoloadClasses names
     error: str | None = None
 
 
@@ -91,22 +93,79 @@ class CheckContext:
     timeout: float = 120
     names: frozenset[str] = frozenset()
 
+    @property
+    def blamer(self) -> Blamer:
+        return Blamer(self.names, self.manifests)
+
     def loaded(self) -> list[LockedComponent]:
         return [c for c in self.lock.components if c.load]
 
 
+class Blamer:
+    """Which bundle component a log entry points at: the proximate cause, not every frame it passes.
+
+    In order: the error's own location (``in FILE on line``, ``from FILE(LINE)``); the innermost stack
+    frame that is in a component's tree or calls a component's class (AutoloadNamespaces and
+    AutoloadClasses of its extension.json); MediaWiki's ``[Called from Class::method]``; any path.
+    """
+
+    def __init__(self, names: Iterable[str], manifests: Mapping[str, Manifest] | None = None) -> None:
+        self.names = frozenset(names)
+        prefixes: list[tuple[str, str]] = []
+        classes: dict[str, str] = {}
+        for m in (manifests or {}).values():
+            prefixes += [(ns.strip("\\") + "\\", m.name) for ns in m.namespaces]
+            classes.update({c.lstrip("\\"): m.name for c in m.classes})
+        self.prefixes = sorted(prefixes, key=lambda p: -len(p[0]))
+        self.classes = classes
+
+    def _path(self, text: str) -> str | None:
+        m = re.search(r"/(?:extensions|extensions-core|skins)/([^/\s'\"():]+)/", text)
+        return m.group(1) if m and m.group(1) in self.names else None
+
+    def _class(self, symbol: str) -> str | None:
+        cls = re.split(r"->|::", symbol.strip().lstrip("\\"), maxsplit=1)[0]
+        if cls in self.classes:
+            return self.classes[cls]
+        for prefix, name in self.prefixes:
+            if cls.startswith(prefix):
+                return name
+        return None
+
+    def culprit(self, text: str) -> str | None:
+        for m in re.finditer(r"(?:\bin|\bfrom|thrown in) (/\S+?)(?:\(\d+\)| on line|:\d+)", text):
+            hit = self._path(m.group(1))
+            if hit:
+                return hit
+        for m in re.finditer(r"^#\d+ (\S+?)(?:\(\d+\))?: ([^\s(]+)", text, re.M):
+            hit = self._path(m.group(1)) or self._class(m.group(2))
+            if hit:
+                return hit
+        for m in re.finditer(r"\[Called from ([^\]\s]+)\]", text):
+            hit = self._class(m.group(1))
+            if hit:
+                return hit
+        return self._path(text)
+
+    def culprits(self, entries: Iterable[str]) -> list[str]:
+        return sorted({c for c in (self.culprit(e) for e in entries) if c})
+
+
 def timed(name: str, fn: Callable[[], tuple[CheckStatus, str, str]], *, required: bool = True,
-          component: str | None = None, names: Iterable[str] = ()) -> CheckResult:
-    """Run one check body; an EngineError inside is the check's ``error``, not the run's end."""
+          component: str | None = None, blamer: Blamer | None = None) -> CheckResult:
+    """Run one check body; an EngineError inside is the check's ``error``, not the run's end.
+
+    A failure is blamed on the component its log points at, else on the check's own component."""
     start = time.monotonic()
     try:
         status, message, log = fn()
     except EngineError as exc:
         status, message, log = "error", exc.message, "\n".join(exc.details)
     duration = time.monotonic() - start
-    blame = tuple(sorted(blame_in(log + "\n" + message, names))) if status in ("failed", "error") else ()
-    if component and status in ("failed", "error") and component not in blame:
-        blame = (component, *blame)
+    blame: tuple[str, ...] = ()
+    if status in ("failed", "error"):
+        hit = blamer.culprit(log + "\n" + message) if blamer else None
+        blame = (hit,) if hit else ((component,) if component else ())
     return CheckResult(name=name, status=status, duration=duration, message=message, log=excerpt(log),
                        required=required, component=component, blame=blame)
 
@@ -129,7 +188,9 @@ for ($i = 2; $i + 1 < $argc; $i += 2) {
     $data = json_decode(file_get_contents($file), true);
     if (!is_array($data)) { $out[$name] = ['present' => true, 'error' => json_last_error_msg()]; continue; }
     $out[$name] = ['present' => true, 'name' => $data['name'] ?? $name, 'version' => $data['version'] ?? null,
-                   'modules' => array_keys($data['ResourceModules'] ?? [])];
+                   'modules' => array_keys($data['ResourceModules'] ?? []),
+                   'namespaces' => array_keys($data['AutoloadNamespaces'] ?? []),
+                   'classes' => array_keys($data['AutoloadClasses'] ?? [])];
 }
 echo json_encode($out, JSON_UNESCAPED_SLASHES);
 """
@@ -148,7 +209,9 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
         out[c.name] = Manifest(name=c.name, kind=c.kind, present=bool(d.get("present")),
                                display_name=str(d.get("name") or c.name),
                                version=None if d.get("version") is None else str(d["version"]),
-                               modules=tuple(str(m) for m in d.get("modules") or ()), error=d.get("error"))
+                               modules=tuple(str(m) for m in d.get("modules") or ()),
+                               namespaces=tuple(str(m) for m in d.get("namespaces") or ()),
+                               classes=tuple(str(m) for m in d.get("classes") or ()), error=d.get("error"))
     return out
 
 
@@ -190,7 +253,7 @@ def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
         return [CheckResult(name=f"siteinfo:{c.name}", status="error" if "internal_api_error" not in log else "failed",
                             duration=time.monotonic() - start, message=f"siteinfo request failed: {exc.message}",
                             log=excerpt(log), component=c.name,
-                            blame=tuple(sorted(blame_in(log, ctx.names) | {c.name}))) for c in ctx.loaded()]
+                            blame=(ctx.blamer.culprit(log) or c.name,)) for c in ctx.loaded()]
     elapsed = (time.monotonic() - start) / max(1, len(ctx.loaded()))
     exts = {str(e.get("name")): e for e in info.get("extensions", [])}
     skins = {str(s.get("code")): s for s in info.get("skins", [])}
@@ -213,7 +276,7 @@ def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
                 return "failed", f"{c.name}: siteinfo says version {got!r}, the lock expects {want!r}", json.dumps(entry)
             return "passed", f"{display} {got or '(no version declared)'}", ""
 
-        r = timed(f"siteinfo:{c.name}", body, component=c.name, names=ctx.names)
+        r = timed(f"siteinfo:{c.name}", body, component=c.name, blamer=ctx.blamer)
         out.append(CheckResult(**{**r.__dict__, "duration": elapsed}))
     return out
 
@@ -230,7 +293,7 @@ def check_special_version(ctx: CheckContext) -> CheckResult:
         if missing:
             return "failed", f"Special:Version does not credit {', '.join(missing)}", _strip_html(html)
         return "passed", f"{len(html)} bytes", ""
-    return timed("special-version", body, names=ctx.names)
+    return timed("special-version", body, blamer=ctx.blamer)
 
 
 def check_smoke(ctx: CheckContext) -> list[CheckResult]:
@@ -243,14 +306,13 @@ def check_smoke(ctx: CheckContext) -> list[CheckResult]:
                                                "title": "Smoke test", "prop": "text", "disablelimitreport": True},
                                post=True, server=ctx.wiki.server, timeout=ctx.timeout)
                 except EngineError as exc:
-                    tail = _tail_logs(ctx.container)
-                    return "failed", f"action=parse failed: {exc.message}", "\n".join(exc.details) + "\n" + tail
+                    return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
                 html = str(r.get("parse", {}).get("text", ""))
                 if smoke.expect in html:
                     return "passed", f"found {smoke.expect!r}", ""
                 return ("failed", f"expected {smoke.expect!r} in the parsed HTML of {smoke.wikitext!r}",
                         f"wikitext: {smoke.wikitext}\nHTML:\n{html}")
-            out.append(timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, names=ctx.names))
+            out.append(timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, blamer=ctx.blamer))
     return out
 
 
@@ -271,7 +333,7 @@ def check_edit(ctx: CheckContext) -> CheckResult:
         if got != text:
             return "failed", "the page read back differs from what was saved", f"saved:\n{text}\nread:\n{got}"
         return "passed", f"revision {r['edit'].get('newrevid')}", ""
-    return timed("edit-readback", body, names=ctx.names)
+    return timed("edit-readback", body, blamer=ctx.blamer)
 
 
 def rl_problem(body: str) -> str | None:
@@ -297,7 +359,7 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
             return "failed", "the startup module reports an error", problem
         return "passed", f"{len(body)} bytes", ""
 
-    out = [timed("load.php:startup", startup, names=ctx.names)]
+    out = [timed("load.php:startup", startup, blamer=ctx.blamer)]
     for c in ctx.loaded():
         mods = ctx.manifests[c.name].modules if c.name in ctx.manifests else ()
         if not mods:
@@ -319,7 +381,7 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
             if bad:
                 return "failed", f"load.php reports errors for {c.name}'s modules", "\n---\n".join(bad)
             return "passed", f"{len(mods)} modules", ""
-        out.append(timed(f"load.php:{c.name}", body, component=c.name, names=ctx.names))
+        out.append(timed(f"load.php:{c.name}", body, component=c.name, blamer=ctx.blamer))
     return out
 
 
@@ -365,22 +427,21 @@ def check_php_errors(ctx: CheckContext) -> list[CheckResult]:
         entries = log_entries(read_logs(ctx.container))
     except EngineError as exc:
         return [CheckResult(name="php-errors", status="error", message=exc.message, duration=time.monotonic() - start)]
-    return php_error_checks(entries, ctx.names, duration=time.monotonic() - start)
+    return php_error_checks(entries, ctx.blamer, duration=time.monotonic() - start)
 
 
-def php_error_checks(entries: Sequence[LogEntry], names: Iterable[str], *, duration: float = 0.0) -> list[CheckResult]:
-    names = frozenset(names)
+def php_error_checks(entries: Sequence[LogEntry], blamer: Blamer, *, duration: float = 0.0) -> list[CheckResult]:
     fatal = [e for e in entries if e.level == "fatal"]
     warn = [e for e in entries if e.level == "warning"]
     dep = [e for e in entries if e.level == "deprecated"]
-    bundle_warn = [e for e in warn if blame_in(e.text, names)]
-    core_warn = [e for e in warn if not blame_in(e.text, names)]
+    bundle_warn = [e for e in warn if blamer.culprit(e.text)]
+    core_warn = [e for e in warn if not blamer.culprit(e.text)]
 
     def render(es: Sequence[LogEntry]) -> str:
         return "\n".join(f"[{e.file}] {e.text}" for e in _dedupe(es))
 
     bad = fatal + bundle_warn
-    blame = sorted(set().union(*(blame_in(e.text, names) for e in bad))) if bad else []
+    blame = blamer.culprits(e.text for e in bad)
     if bad:
         kinds = []
         if fatal:
@@ -398,7 +459,7 @@ def php_error_checks(entries: Sequence[LogEntry], names: Iterable[str], *, durat
                        status="failed" if core_warn else "passed",
                        message=f"{len(core_warn)} warning(s) not from a bundle component" if core_warn else "none",
                        log=excerpt(render(core_warn)))
-    dep_blame = sorted(set().union(*(blame_in(e.text, names) for e in dep))) if dep else []
+    dep_blame = blamer.culprits(e.text for e in dep)
     deprecations = CheckResult(name="php-deprecations", required=False, status="failed" if dep else "passed",
                                message=(f"{len(_dedupe(dep))} distinct deprecation notice(s)"
                                         + (f" ({', '.join(dep_blame)})" if dep_blame else "")) if dep else "none",
@@ -416,6 +477,20 @@ def _dedupe(es: Sequence[LogEntry]) -> list[LogEntry]:
             seen.add(key)
             out.append(e)
     return out
+
+
+def explain(container: Container, message: str) -> str:
+    """The log entry of the exception an error message names (``[0123abcd...]``), else the logs' tails."""
+    m = re.search(r"\[([0-9a-f]{24})\]", message)
+    if m:
+        try:
+            logs = read_logs(container, (CHANNEL_LOGS["exception"], CHANNEL_LOGS["fatal"], PHP_ERROR_LOG))
+        except EngineError:
+            logs = {}
+        for e in log_entries(logs):
+            if m.group(1) in e.text:
+                return e.text
+    return _tail_logs(container)
 
 
 def _tail_logs(container: Container) -> str:
