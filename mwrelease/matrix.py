@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mwrelease.catalog import Candidate, Catalog
@@ -77,3 +78,33 @@ def summary(rows: list[MatrixRow]) -> dict[str, dict[str, int]]:
         d = out.setdefault(r.core, {"compatible": 0, "incompatible": 0, "unknown": 0})
         d[r.status] += 1
     return out
+
+
+def tested_index(result_files: Iterable[Path]) -> dict[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]:
+    """(name, ref, core line) -> (tested status, detail) from results files of `mwrelease test`.
+
+    An extension is ``failed`` in a cell when a required check about it failed or its log blames it,
+    ``passed`` when the cell ran and nothing points at it, ``skipped`` when the cell was not run. Over
+    several cells of one line the worst wins (failed > passed > skipped).
+    """
+    from mwrelease.runner.results import Results
+
+    rank = {"skipped": 0, "passed": 1, "failed": 2}
+    index: dict[tuple[str, str | None, str], tuple[str, dict[str, Any]]] = {}
+    for path in result_files:
+        results = Results.load(path)
+        components = {lk["sha256"]: lk.get("components", []) for lk in results.locks}
+        for cell in results.cells:
+            for comp in components.get(cell.lock_digest, []):
+                name = comp["name"]
+                if cell.skipped:
+                    status, bad = "skipped", []
+                else:
+                    bad = [c.name for c in cell.checks if c.required and c.bad and (c.component == name or name in c.blame)]
+                    status = "failed" if bad or cell.status == "error" else "passed"
+                key = (name, comp.get("ref"), cell.core_line)
+                old_status, detail = index.get(key, ("skipped", {"cells": [], "failed_checks": []}))
+                detail["cells"].append(cell.id)
+                detail["failed_checks"].extend(f"{cell.id}: {b}" for b in bad)
+                index[key] = (status if rank[status] > rank[old_status] else old_status, detail)
+    return {k: (s, d) for k, (s, d) in index.items()}

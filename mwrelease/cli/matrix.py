@@ -38,8 +38,7 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
         catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
     rows = declared_matrix(catalog, split_csv(cores), php=split_csv(php))
     if results:
-        from mwrelease.matrix import with_tested
-        from mwrelease.runner.results import tested_index  # written by the container-test work
+        from mwrelease.matrix import tested_index, with_tested
 
         rows = with_tested(rows, tested_index(list(results)))
     data = [r.to_json() for r in rows]
