@@ -80,7 +80,7 @@ def summary(rows: list[MatrixRow]) -> dict[str, dict[str, int]]:
     return out
 
 
-def tested_index(result_files: Iterable[Path]) -> dict[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]:
+def results_index(result_files: Iterable[Path]) -> dict[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]:
     """(name, ref, core line) -> (tested status, detail) from results files of `mwrelease test`.
 
     An extension is ``failed`` in a cell when a required check about it failed or its log blames it,

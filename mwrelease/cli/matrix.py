@@ -38,9 +38,9 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
         catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
     rows = declared_matrix(catalog, split_csv(cores), php=split_csv(php))
     if results:
-        from mwrelease.matrix import tested_index, with_tested
+        from mwrelease.matrix import results_index, with_tested
 
-        rows = with_tested(rows, tested_index(list(results)))
+        rows = with_tested(rows, results_index(list(results)))
     data = [r.to_json() for r in rows]
     rendering = {
         "json": lambda: dump_json(data),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from mwrelease.catalog import load_catalog
-from mwrelease.matrix import declared_matrix, tested_index, with_tested
+from mwrelease.matrix import declared_matrix, results_index, with_tested
 from tests.conftest import core_tree
 
 
@@ -29,7 +29,7 @@ def results_file(tmp_path: Path) -> Path:
 
 
 def test_tested_status_per_extension(tmp_path: Path) -> None:
-    index = tested_index([results_file(tmp_path)])
+    index = results_index([results_file(tmp_path)])
     assert index[("Cite", "REL1_39", "1.43")][0] == "passed"
     assert index[("Poem", "REL1_39", "1.43")][0] == "failed"
     assert index[("Math", "REL1_39", "1.43")][0] == "failed"  # blamed by the PHP log check
@@ -39,7 +39,7 @@ def test_tested_status_per_extension(tmp_path: Path) -> None:
 
 def test_matrix_declared_and_tested(tmp_path: Path) -> None:
     cat = load_catalog([f"core:{core_tree('1.39')}"])
-    rows = with_tested(declared_matrix(cat, ["1.43.9"]), tested_index([results_file(tmp_path)]))
+    rows = with_tested(declared_matrix(cat, ["1.43.9"]), results_index([results_file(tmp_path)]))
     by_name = {r.candidate.name: r for r in rows}
     # Declared compatible (REL1_39 says >= 1.39.0), tested failed: exactly the gap the matrix must show.
     assert by_name["Poem"].status == "compatible" and by_name["Poem"].tested == "failed"
