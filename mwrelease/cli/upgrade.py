@@ -93,7 +93,8 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
 
 
 @click.command("rollback")
-@wiki_option
+@click.option("--wiki", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The wiki's directory (it may be missing if an upgrade was killed mid-switch).")
 @url_option
 @php_option
 @state_option

@@ -192,6 +192,7 @@ def _write_index(channel_dir: Path, index: dict[str, Any]) -> None:
         fh.write(json.dumps(index, indent=2) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a channel is served to everyone
     os.replace(tmp, channel_dir / INDEX_NAME)
 
 

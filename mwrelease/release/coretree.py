@@ -99,10 +99,11 @@ def extract_from_image(image: str, dest: Path, *, path: str = DEBIAN_CORE_PATH) 
         raise EngineError(f"The container layer is not available ({exc}).",
                           hint="Pass --core-tree DIR with a core tree in the upstream layout instead.") from None
     engine = Engine.connect()
-    excludes = " ".join(f"--exclude=./{e}" for e in sorted(ADMIN_ENTRIES | {"config"}))
+    excludes = " ".join(f"--exclude=./{e}" for e in sorted(ADMIN_ENTRIES | DEBIAN_ENTRIES))
     with engine.container(image, network_mode="none", keep=False) as c:
-        # -h follows symlinks: Debian's links into /usr/share/php become real files, as upstream has them.
-        res = c.exec(["sh", "-c", f"tar -C {path} -chf /tmp/core.tar {excludes} . 2>/tmp/tar.err; "
+        # -h follows symlinks: Debian's links into /usr/share/php become real files, as upstream has them;
+        # --hard-dereference: files reached twice (extensions/X -> extensions-core/X) are stored twice.
+        res = c.exec(["sh", "-c", f"tar -C {path} -ch --hard-dereference -f /tmp/core.tar {excludes} . 2>/tmp/tar.err; "
                                    "echo $? >/tmp/tar.rc; cat /tmp/tar.err | tail -5"], timeout=600)
         data = c.get_file("/tmp/core.tar")
     raw = data if isinstance(data, bytes) else Path(str(data)).read_bytes()
@@ -113,7 +114,7 @@ def extract_from_image(image: str, dest: Path, *, path: str = DEBIAN_CORE_PATH) 
         # GNU tar refuses absolute and '..' member names on its own.
         stage = Path(tmp, "x")
         subprocess.run(["tar", "-C", str(stage.parent), "-xf", str(tar_path), "--one-top-level=x",
-                        "--no-same-owner", "--no-same-permissions"], check=True)
+                        "--no-same-owner", "--no-same-permissions"], check=True, capture_output=True)
         if not (stage / "index.php").exists():
             raise IntegrityError(f"The tree extracted from {image}:{path} has no index.php ({res.output[-300:]}).",
                                  hint="Rebuild the core image.")

@@ -1,0 +1,149 @@
+"""End to end, with real MediaWiki: a 1.39 wiki on an admin's server upgraded to a 1.43 release with one
+command, and faults that must each leave the wiki working on 1.39 with all its data.
+
+Needs the Docker engine and the core images (ci/prepare-machine.sh); skipped otherwise. Takes several
+minutes: every scenario is a real upgrade attempt (27,000 files unpacked and verified, update.php).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    from mwrelease.errors import EngineError
+
+    try:
+        from mwrelease.runner.engine import Engine
+
+        engine = Engine.connect()
+    except EngineError as exc:
+        pytest.skip(f"no container engine: {exc.message}")
+    import harness
+
+    for image in (harness.OLD_IMAGE, harness.NEW_IMAGE):
+        if engine.image(image) is None:
+            pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh)")
+    channel, old_v, new_v = harness.build_artifacts(engine)
+    wheelhouse = harness.build_wheelhouse()
+    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v)
+
+
+@pytest.fixture(scope="module")
+def pristine(server: Any) -> dict[str, Any]:
+    snap: dict[str, Any] = server.snapshot()
+    assert snap["version"] == server.old_v
+    assert len(snap["pages"]) >= 3 and sum(len(r) for r in snap["pages"].values()) >= 9
+    assert "Alice" in snap["users"] and "Mwr-test-1.png" in snap["files"]
+    assert "MwrTestKeep" in snap["extensions"]
+    assert all("MWRKEEP-OK" in m and "PF-OK" in m for t, m in snap["rendered"].items() if t.startswith("Test page"))
+    return snap
+
+
+def envelope(r: Any) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(r.stdout)
+        return data
+    except json.JSONDecodeError:
+        raise AssertionError(f"not a JSON envelope (exit {r.exit_code}):\n{r.output[-4000:]}") from None
+
+
+def assert_unchanged(server: Any, before: dict[str, Any]) -> None:
+    after = server.snapshot()
+    assert after["version"] == server.old_v
+    assert not after["readonly"], "the wiki was left read-only"
+    for key in ("pages", "users", "files", "extensions", "rendered"):
+        assert after[key] == before[key], key
+    assert after["main_page_ok"]
+    files = server.sh("ls -a /var/www").stdout.split()
+    assert not any(".mwrelease-new-" in f for f in files), files
+
+
+def test_upgrade_1_39_to_1_43_keeps_everything(server: Any, pristine: dict[str, Any]) -> None:
+    server.reset()
+    r = server.upgrade()
+    env = envelope(r)
+    assert r.exit_code == 0, r.output[-4000:]
+    stop = env["data"]["stops"][0]
+    print(f"\nupgrade {server.old_v} -> {server.new_v}: read-only {stop['read_only_seconds']} s, total "
+          f"{stop['total_seconds']} s, update.php {stop['update_seconds']} s")
+    fates = {e["name"]: e["fate"] for e in env["data"]["plan"]["extensions"]}
+    assert fates["MwrTestKeep"] == "kept" and fates["Cite"] == "bundled"
+    after = server.snapshot()
+    assert after["version"] == server.new_v
+    assert not after["readonly"]
+    assert after["pages"] == pristine["pages"]  # every page with every revision id
+    assert after["users"] == pristine["users"]
+    assert after["files"] == pristine["files"]  # same sha1, and the web server serves the same bytes
+    assert "MwrTestKeep" in after["extensions"]
+    for title, markers in pristine["rendered"].items():
+        assert after["rendered"][title] == markers, title
+    rendered = server.sh("curl -s 'http://127.0.0.1:8080/api.php?action=parse&format=json&text=%3Cmwrkeep/%3E'").stdout
+    assert f"MWRKEEP-OK-{server.new_v}" in rendered  # the kept extension runs on the new core
+    # status knows the upgrade and the backup; rollback brings back 1.39 with its data.
+    st = envelope(server.mwrelease("status", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--json"))
+    assert st["data"]["installation"]["core_version"] == server.new_v
+    assert st["data"]["history"][-1]["state"] == "done" and st["data"]["backups"]
+    assert st["data"]["channel"]["update_available"] is False
+    rb = server.mwrelease("rollback", "--wiki", "/var/www/wiki", "--json")
+    assert rb.exit_code == 0, rb.output[-3000:]
+    assert_unchanged(server, pristine)
+
+
+def test_update_php_failure_restores_old_version(server: Any) -> None:
+    server.reset(extra_settings="wfLoadExtension( 'MwrTestFailUpdate' );")
+    server.sh("cp -r /srv/fixtures/extensions/MwrTestFailUpdate /var/www/wiki/extensions/")
+    before = server.snapshot()
+    r = server.upgrade()
+    env = envelope(r)
+    assert r.exit_code == 9, r.output[-3000:]
+    err = env["errors"][0]
+    assert "update" in err["message"] and "restored" in err["message"]
+    assert any("schema update failed on purpose" in d for d in err["details"]), err["details"]
+    assert_unchanged(server, before)
+
+
+def test_tampered_artifact_is_refused(server: Any, pristine: dict[str, Any]) -> None:
+    server.reset()
+    r = server.upgrade(channel=server.make_channel_variant("channel-tampered", tamper=True))
+    assert r.exit_code == 8, r.output[-3000:]
+    assert "tampered" in envelope(r)["errors"][0]["message"]
+    assert_unchanged(server, pristine)
+
+
+def test_tarball_with_dotdot_paths_is_refused(server: Any, pristine: dict[str, Any]) -> None:
+    server.reset()
+    r = server.upgrade(channel=server.make_channel_variant("channel-evil", evil=True))
+    assert r.exit_code == 8, r.output[-3000:]
+    assert "'..'" in envelope(r)["errors"][0]["message"]
+    assert server.sh("test -e /tmp/evil.php", check=False).exit_code != 0
+    assert_unchanged(server, pristine)
+
+
+def test_unreachable_channel_changes_nothing(server: Any, pristine: dict[str, Any]) -> None:
+    server.reset()
+    r = server.upgrade(channel="http://127.0.0.1:9/")
+    assert r.exit_code == 4, r.output[-3000:]
+    assert_unchanged(server, pristine)
+
+
+@pytest.mark.parametrize("step", ["update", "switch-between-renames", "health"])
+def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[str, Any], step: str) -> None:
+    server.reset()
+    r = server.upgrade(env={"MWRELEASE_FAULT_KILL_AT": step})
+    assert r.exit_code in (137, -9), r.output[-3000:]  # SIGKILL: no cleanup ran
+    assert server.sh("test -f /var/www/.mwrelease/journal.json", check=False).exit_code == 0
+    rb = server.mwrelease("rollback", "--wiki", "/var/www/wiki", "--json")
+    assert rb.exit_code == 0, rb.output[-3000:]
+    assert envelope(rb)["data"]["stopped_at"] == ("switch" if step.startswith("switch") else step)
+    assert_unchanged(server, pristine)
