@@ -433,3 +433,60 @@ def interrupt_cleanup(engine: Engine, *, keep: bool = False) -> Iterator[None]:
                 pass
         log.warning("interrupted: removed %d container(s)", removed)
         raise
+
+
+# --- a matrix of cells ----------------------------------------------------------------------------
+
+def default_snapshot_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mwrelease" / "snapshots"
+
+
+def prepare_images(cells: list[Cell], engine: Engine, *, on_line: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Build (or find) every image the runnable cells need, one after the other, before cells run in
+    parallel: two cells must not build the same image at once. Returns seconds per image."""
+    from mwrelease.runner import images
+
+    seconds: dict[str, float] = {}
+    for line in sorted({c.core_line for c in cells if c.runnable}):
+        built = images.core_image(engine, line, on_line=on_line)
+        seconds[f"core {line}"] = built.seconds
+    for db in sorted({c.db for c in cells if c.runnable and c.db != "sqlite"}):
+        built = images.db_image(engine, "mariadb" if db == "mariadb" else "postgres", on_line=on_line)
+        seconds[f"db {db}"] = built.seconds
+    return seconds
+
+
+def run_cells(cells: list[Cell], engine: Engine, *, jobs: int = 1, options: CellOptions = CellOptions(),
+              on_step: Callable[[str, CheckResult], None] | None = None,
+              on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
+    """Run the runnable cells, up to ``jobs`` at once (threads: the work is in the containers), and
+    return a result for every cell, skipped ones included, in plan order."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    out: dict[str, CellResult] = {}
+    for c in cells:
+        if not c.runnable:
+            out[c.id] = CellResult.for_cell(c)
+            if on_cell:
+                on_cell(out[c.id])
+    runnable = [c for c in cells if c.runnable]
+    with interrupt_cleanup(engine, keep=options.keep):
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cell")
+        try:
+            futures = {pool.submit(run_cell, c, engine, options=options, on_step=on_step): c for c in runnable}
+            for fut in as_completed(futures):
+                cell = futures[fut]
+                try:
+                    res = fut.result()
+                except EngineError as exc:
+                    res = CellResult.for_cell(cell, [CheckResult(name="engine", status="error", message=exc.message,
+                                                                 log="\n".join(exc.details))])
+                out[cell.id] = res
+                if on_cell:
+                    on_cell(res)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return [out[c.id] for c in cells]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import catalog_option, split_csv
+from mwrelease.lock import Lock
+from mwrelease.output import Result
+
+
+@click.command("test")
+@click.argument("target", metavar="BUNDLE_OR_LOCK", type=click.Path(path_type=Path))
+@click.option("--core", "cores", multiple=True, metavar="LINE|VERSION",
+              help="Core lines or versions to test on, repeatable or comma-separated (default: the lock's own). "
+                   "A bundle is resolved for the first one.")
+@click.option("--php", "php", multiple=True, metavar="VERSION", help="PHP versions (default: each line's image PHP).")
+@click.option("--db", "dbs", multiple=True, metavar="DB", help="sqlite, mariadb, postgres (default: sqlite).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 32), help="Cells run at once.")
+@click.option("--results", "results_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the results JSON (mwrelease.results/1) here.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), metavar="FILE", help="Write JUnit XML here.")
+@click.option("--keep", is_flag=True, help="Keep the containers after the run (for debugging).")
+@click.option("--no-snapshots", is_flag=True, help="Run install.php in every cell instead of reusing an installed wiki.")
+@click.option("--update-timeout", default=600.0, show_default=True, metavar="SECONDS", help="Limit for update.php.")
+@click.option("--plan-only", is_flag=True, help="Print the planned cells and exit without running anything.")
+@catalog_option
+@json_option
+@reporting("test")
+def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[str, ...], jobs: int,
+         results_path: Path | None, junit_path: Path | None, keep: bool, no_snapshots: bool,
+         update_timeout: float, plan_only: bool, catalogs: tuple[str, ...]) -> Result:
+    """Test BUNDLE_OR_LOCK on real MediaWiki in containers: one cell per core line x PHP x database.
+
+    Each cell installs MediaWiki, puts every extension and skin in place at its locked ref, runs
+    update.php and checks siteinfo, Special:Version, smoke wikitext, an edit, load.php and the PHP logs.
+    Cells the declared requirements rule out are planned as skipped-incompatible, not run.
+    Exit code 7 when a required check fails.
+    """
+    import sys
+
+    from mwrelease.errors import ChecksFailed
+    from mwrelease.runner.plan import plan
+
+    lock = _load_target(target, split_csv(cores), catalogs)
+    cells = plan(lock, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs) or ["sqlite"])
+    if plan_only:
+        return Result(data={"cells": [c.to_json() for c in cells]}, text="\n".join(
+            f"{c.id:<48} {c.status}" + "".join(f"\n    {r.message}" for r in c.reasons) for c in cells))
+    # (--plan-only lists every reason; the run's summary shows the first three.)
+
+    from mwrelease.runner.cell import CellOptions, default_snapshot_dir, prepare_images, run_cells
+    from mwrelease.runner.engine import Engine
+    from mwrelease.runner.results import CellResult, Results, junit_xml, lock_summary, now_iso
+
+    from mwrelease import __version__
+
+    engine = Engine.connect()
+    started = now_iso()
+    runnable = [c for c in cells if c.runnable]
+    if runnable:
+        click.echo(f"preparing images for {len(runnable)} cell(s)...", err=True)
+        prepare_images(cells, engine, on_line=lambda line: None)
+    options = CellOptions(keep=keep, update_timeout=update_timeout,
+                          snapshot_dir=None if no_snapshots else default_snapshot_dir())
+    lines: list[str] = []
+    with click.progressbar(length=len(cells), label="cells", file=sys.stderr, show_pos=True) as bar:
+        def on_cell(r: CellResult) -> None:
+            bad = ", ".join(c.name for c in r.failed_required[:4])
+            line = f"{r.status:<20} {r.id}  ({r.duration:.0f} s)" + (f"  {bad}" if bad else "")
+            lines.append(line)
+            bar.update(1)
+        results = run_cells(cells, engine, jobs=jobs, options=options, on_cell=on_cell)
+    res = Results(cells=tuple(results), locks=(lock_summary(cells[0]),), started=started, finished=now_iso(),
+                  generated_by=f"mwrelease {__version__}")
+    if results_path:
+        res.dump(results_path)
+    if junit_path:
+        junit_path.write_text(junit_xml(res))
+    failed = [c for c in results if c.status in ("failed", "error")]
+
+    def text() -> str:
+        out = []
+        for r in results:
+            out.append(f"{r.status:<20} {r.id}  {r.duration:.0f} s" + (" (warm)" if r.warm else ""))
+            for c in r.failed_required:
+                blame = f" [{', '.join(c.blame)}]" if c.blame else ""
+                out.append(f"    {c.status:<7} {c.name}{blame}: {c.message[:200]}")
+            for reason in r.reasons[:3]:
+                out.append(f"    {reason.get('message', '')}")
+            if len(r.reasons) > 3:
+                out.append(f"    ... and {len(r.reasons) - 3} more reasons (see --plan-only)")
+        n = {s: sum(1 for r in results if r.status == s) for s in ("passed", "failed", "error")}
+        skipped = sum(1 for r in results if r.skipped)
+        out.append(f"{n['passed']} passed, {n['failed']} failed, {n['error']} error, {skipped} skipped"
+                   + (f"; results in {results_path}" if results_path else "")
+                   + (f"; JUnit in {junit_path}" if junit_path else ""))
+        return "\n".join(out)
+
+    return Result(data=res.to_json(), text=text, exit_code=ChecksFailed.exit_code if failed else 0)
+
+
+def _load_target(target: Path, cores: list[str], catalogs: tuple[str, ...]) -> Lock:
+    """A lock file as is; a bundle YAML resolved for the first --core."""
+    from mwrelease.errors import ConfigError
+    from mwrelease.lock import Lock
+
+    if target.suffix in (".yaml", ".yml"):
+        from mwrelease.bundle import load_bundle
+        from mwrelease.cli.options import open_catalog
+        from mwrelease.cli.resolve import _bundle_sources
+        from mwrelease.resolver import Target, resolve
+        from mwrelease.runner.plan import parse_core
+
+        spec = load_bundle(target)
+        if not cores:
+            raise ConfigError(f"{target} is a bundle: give --core VERSION to resolve it for, or test a lock.",
+                              hint="mwrelease resolve BUNDLE --core VERSION -o NAME.lock")
+        _, version = parse_core(cores[0])
+        catalog = open_catalog(catalogs, tuple(_bundle_sources(spec)))
+        return resolve(spec, catalog, Target(core=version, php=spec.php)).lock
+    return Lock.load(target)
