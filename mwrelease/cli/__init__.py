@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "catalog": ("mwrelease.cli.catalog", "catalog", "List what a catalog source offers."),
     "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
+    "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
+    "seal": ("mwrelease.cli.seal", "seal", "Seal verdicts from test results: JSON statement, HTML matrix, badges."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
