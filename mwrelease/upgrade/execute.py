@@ -564,7 +564,7 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
     state = state_dir_for(wiki, state_dir)
     rec = recover(wiki, state, say, php=php)
     if rec is not None:
-        return {"action": "rolled back an interrupted upgrade", **rec}
+        return {**rec, "action": "rolled back an interrupted upgrade"}
     last = next((h for h in reversed(load_history(state)) if h.get("state") == "done" and h.get("wiki") == str(wiki)), None)
     if last is None:
         from mwrelease.errors import NothingToDo

@@ -1,0 +1,228 @@
+"""`mwrelease upgrade`, `rollback` and `status` on a stand-in wiki (no Docker, no real MediaWiki).
+
+The stand-in (tests/fixtures/upgrade/fakemw) runs LocalSettings.php with PHP like MediaWiki does and has
+an update.php that changes the SQLite database, so every step, failure and recovery path of the
+journaled upgrade runs for real; the same scenarios with real MediaWiki are in
+tests/integration/test_upgrade_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mwrelease.errors import ConfigError, IntegrityError, NothingToDo, UpgradeError
+from mwrelease.lock import Lock
+from mwrelease.release.build import build_release
+from mwrelease.release.channel import publish
+from mwrelease.upgrade.execute import READONLY_MARK, Options, rollback, status, upgrade
+from mwrelease.upgrade.inspect import inspect_wiki
+
+FAKEMW = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade" / "fakemw"
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
+
+
+def fake_core(dest: Path, version: str) -> Path:
+    shutil.copytree(FAKEMW, dest)
+    (dest / "includes" / "Defines.php").write_text(f"<?php\ndefine( 'MW_VERSION', '{version}' );\n")
+    (dest / "composer.json").write_text(json.dumps({"require": {"php": ">=7.4"}}))
+    for name in ("Cite", "ParserFunctions"):
+        (dest / "extensions" / name).mkdir(parents=True)
+        (dest / "extensions" / name / "extension.json").write_text(json.dumps({"name": name, "version": version}))
+    (dest / "includes" / f"Only{version.replace('.', '')}.php").write_text("<?php\n")
+    return dest
+
+
+def lock(version: str) -> Lock:
+    line = version.rsplit(".", 1)[0]
+    return Lock(bundle=f"fake-{line}", flavor="tarball", core_version=version, core_line=line, php=(),
+                databases=("sqlite",), components=())
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("rel")
+    ch = base / "channel"
+    for v in ("1.39.1", "1.43.1"):
+        (full,) = build_release(lock(v), fake_core(base / f"core-{v}", v), base / "out")
+        publish(full.tarball, ch)
+    return ch
+
+
+@pytest.fixture
+def wiki(tmp_path: Path, channel: Path) -> Path:
+    www = tmp_path / "www"
+    www.mkdir()
+    subprocess.run(["tar", "-C", str(www), "-xzf", str(channel / "mediawiki-1.39.1.tar.gz")], check=True)
+    w = www / "wiki"
+    (www / "mediawiki-1.39.1").rename(w)
+    data = www / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "wiki.sqlite")
+    db.executescript("CREATE TABLE page (title TEXT); INSERT INTO page VALUES ('Main Page'), ('Second');")
+    db.commit()
+    db.close()
+    (w / "images" / "a" / "ab").mkdir(parents=True)
+    (w / "images" / "a" / "ab" / "Pic.png").write_bytes(b"\x89PNG fake")
+    (w / "extensions" / "MyExt").mkdir()
+    (w / "extensions" / "MyExt" / "extension.json").write_text(
+        json.dumps({"name": "MyExt", "version": "0.3", "requires": {"MediaWiki": ">= 1.39.0"}}))
+    (w / "LocalSettings.php").write_text(
+        "<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n"
+        f"$wgSQLiteDataDir = '{data}';\nwfLoadExtension( 'Cite' );\nwfLoadExtension( 'MyExt' );\n")
+    return w
+
+
+def opts(wiki: Path, channel: Path, **kw: object) -> Options:
+    return Options(wiki=wiki, channel=str(channel), line="1.43", skip_http=True, **kw)  # type: ignore[arg-type]
+
+
+def pages(wiki: Path) -> list[str]:
+    db = sqlite3.connect(wiki.parent / "data" / "wiki.sqlite")
+    try:
+        return sorted(r[0] for r in db.execute("SELECT title FROM page"))
+    finally:
+        db.close()
+
+
+def schema(wiki: Path) -> list[str]:
+    db = sqlite3.connect(wiki.parent / "data" / "wiki.sqlite")
+    try:
+        return [r[0] for r in db.execute("SELECT version FROM fake_schema")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def assert_old_and_intact(wiki: Path) -> None:
+    assert inspect_wiki(wiki).core_version == "1.39.1"
+    assert (wiki / "includes" / "Only1391.php").exists()
+    assert pages(wiki) == ["Main Page", "Second"]
+    assert schema(wiki) == []  # the database is as it was before update.php
+    assert READONLY_MARK not in (wiki / "LocalSettings.php").read_text()
+    assert not (wiki / "mwrelease-readonly.php").exists()
+    assert (wiki / "images" / "a" / "ab" / "Pic.png").read_bytes() == b"\x89PNG fake"
+    assert not [p for p in wiki.parent.iterdir() if "mwrelease-new" in p.name]
+    assert not (wiki.parent / ".mwrelease" / "journal.json").exists()
+
+
+def say(msg: str) -> None:
+    print(msg)
+
+
+def test_upgrade_then_rollback(wiki: Path, channel: Path) -> None:
+    out = upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    assert out.done and out.plan.target == "1.43.1"
+    inst = inspect_wiki(wiki)
+    assert inst.core_version == "1.43.1" and inst.installed_manifest is not None
+    assert not (wiki / "includes" / "Only1391.php").exists() and (wiki / "includes" / "Only1431.php").exists()
+    assert schema(wiki) == ["1.43.1"] and pages(wiki) == ["Main Page", "Second"]
+    assert (wiki / "extensions" / "MyExt" / "extension.json").exists()  # kept extension carried over
+    assert (wiki / "images" / "a" / "ab" / "Pic.png").read_bytes() == b"\x89PNG fake"
+    assert READONLY_MARK not in (wiki / "LocalSettings.php").read_text()
+    assert (wiki.parent / "wiki.mwrelease-old-1.39.1" / "includes" / "Only1391.php").exists()
+    assert inst.local_changes == ()
+    st = status(wiki, state_dir=None, channel=str(channel))
+    assert st["history"][-1]["state"] == "done" and st["channel"]["update_available"] is False
+    with pytest.raises(NothingToDo):
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    rb = rollback(wiki, state_dir=None, say=say, skip_http=True)
+    assert rb["version"] == "1.39.1"
+    assert_old_and_intact(wiki)
+
+
+def test_update_failure_restores_everything(wiki: Path, channel: Path) -> None:
+    with open(wiki / "LocalSettings.php", "a") as fh:
+        fh.write("$wgFakeUpdateFail = true;\n")
+    with pytest.raises(UpgradeError) as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    assert "'update'" in exc.value.message and "restored" in exc.value.message
+    assert any("schema update failed" in d for d in exc.value.details)
+    assert_old_and_intact(wiki)
+    hist = json.loads((wiki.parent / ".mwrelease" / "history.json").read_text())["entries"]
+    assert hist[-1]["state"] == "rolled-back"
+
+
+def test_tampered_artifact_changes_nothing(wiki: Path, channel: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad-channel"
+    shutil.copytree(channel, bad)
+    tar = bad / "mediawiki-1.43.1.tar.gz"
+    data = bytearray(tar.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    tar.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="tampered"):
+        upgrade(opts(wiki, bad), say=say, confirm=lambda p: True)
+    assert_old_and_intact(wiki)
+
+
+def test_incompatible_extension_stops_before_anything(wiki: Path, channel: Path) -> None:
+    (wiki / "extensions" / "MyExt" / "extension.json").write_text(
+        json.dumps({"name": "MyExt", "requires": {"MediaWiki": ">= 1.39.0 < 1.40"}}))
+    with pytest.raises(ConfigError, match="cannot run on the new core") as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    assert "MyExt" in exc.value.details[0]
+    assert_old_and_intact(wiki)
+    upgrade(opts(wiki, channel, disable_incompatible=True), say=say, confirm=lambda p: True)
+    text = (wiki / "LocalSettings.php").read_text()
+    assert "# wfLoadExtension( 'MyExt' ); # mwrelease:disabled" in text
+
+
+def test_dry_run_changes_nothing(wiki: Path, channel: Path) -> None:
+    out = upgrade(opts(wiki, channel, dry_run=True), say=say, confirm=lambda p: True)
+    assert not out.done and [e.fate for e in out.plan.extensions if e.name == "MyExt"] == ["kept"]
+    assert_old_and_intact(wiki)
+    assert not (wiki.parent / ".mwrelease").exists()
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mwrelease", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, timeout=300)
+
+
+@pytest.mark.parametrize("step", ["download", "unpack", "readonly", "backup", "stage", "update", "switch",
+                                  "switch-between-renames", "health", "live"])
+def test_killed_at_each_step_then_next_run_rolls_back(wiki: Path, channel: Path, step: str) -> None:
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+             "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": step})
+    assert r.returncode == -9, r.stderr
+    assert (wiki.parent / ".mwrelease" / "journal.json").exists()
+    r = _cli("rollback", "--wiki", str(wiki), "--no-http-check", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["data"]["action"] == "rolled back an interrupted upgrade"
+    assert_old_and_intact(wiki)
+    # And the next upgrade goes through.
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check")
+    assert r.returncode == 0, r.stderr
+    assert inspect_wiki(wiki).core_version == "1.43.1"
+
+
+def test_killed_run_is_recovered_by_next_upgrade(wiki: Path, channel: Path) -> None:
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+             "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": "update"})
+    assert r.returncode == -9
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check",
+             "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)["data"]
+    assert data["recovered"]["stopped_at"] == "update"
+    assert schema(wiki) == ["1.43.1"]  # only the second run's update.php left its mark
+
+
+def test_cli_exit_codes(wiki: Path, channel: Path) -> None:
+    assert _cli("upgrade", "--wiki", str(wiki), "--channel", "http://127.0.0.1:9/", "--yes").returncode == 4
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--dry-run", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["data"]["plan"]["target"] == "1.43.1"
+    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43")
+    assert r.returncode == 3 and "--yes" in r.stderr  # no terminal to confirm on
+    assert _cli("rollback", "--wiki", str(wiki)).returncode == 10
+    assert_old_and_intact(wiki)
