@@ -13,8 +13,10 @@ RUN apt-get update \
 # .dockerignore keeps the context to the package, bundles and an optional dist/wheels wheelhouse.
 COPY . /src
 ARG PIP_NO_INDEX=
+# With a wheelhouse (it holds mwrelease's own wheel), install from it; else build from the source.
 RUN python3 -m venv /opt/mwrelease \
- && /opt/mwrelease/bin/pip install --no-cache-dir --find-links /src/dist/wheels /src \
+ && if [ -d /src/dist/wheels ]; then /opt/mwrelease/bin/pip install --no-cache-dir --find-links /src/dist/wheels mwrelease; \
+    else /opt/mwrelease/bin/pip install --no-cache-dir /src; fi \
  && ln -s /opt/mwrelease/bin/mwrelease /usr/local/bin/mwrelease
 WORKDIR /work
 ENTRYPOINT ["mwrelease"]

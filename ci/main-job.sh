@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job on the embedded defaults: local Docker engine, SQLite, a local release channel.
+#   resolve the tarball bundle of the newest LTS -> declared matrix -> container tests on real MediaWiki
+#   -> seal verdict -> release artifacts -> publish to a local channel.
+# Everything lands in out/ (or $1). Idempotent; prepares the machine first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-out}
+mkdir -p "$out"
+python3 -m pip --version >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q python3-pip python3-venv; }
+# A virtualenv of our own: the tool as an admin or release manager would install it.
+[ -x .venv/bin/mwrelease ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
+mw=.venv/bin/mwrelease
+bash ci/fetch-core-trees.sh
+bash ci/prepare-machine.sh
+export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
+
+core=$(cat .cache/cores/trixie/.complete)   # the 1.43.x Debian ships
+snapshots=../shared/data/extension-metadata
+set -x
+$mw bundle validate bundles/*.yaml
+$mw resolve bundles/tarball-1.43.yaml --core "$core" --catalog core:.cache/cores/1.43 -o "$out/tarball-1.43.lock"
+$mw matrix --catalog "$snapshots" --catalog core:.cache/cores/1.39 --catalog core:.cache/cores/1.43 \
+    --core "$(cat .cache/cores/bookworm/.complete),$core" --format html -o "$out/matrix-declared.html"
+$mw test "$out/tarball-1.43.lock" --db sqlite --jobs 2 --json "$out/results.json" --junit "$out/junit.xml"
+$mw matrix --catalog core:.cache/cores/1.43 --core "$core" --results "$out/results.json" --format html -o "$out/matrix-tested.html"
+$mw seal "$out/results.json" --lock "$out/tarball-1.43.lock" --html "$out/seal.html" --badges "$out/badges" --json > "$out/seal.json"
+$mw release build "$out/tarball-1.43.lock" --core-tree .cache/cores/1.43 -o "$out/release"
+$mw channel publish "$(ls "$out"/release/mediawiki-*.tar.gz | head -1)" --channel "$out/channel"
+set +x
+echo "main job done: lock, matrix, results (JSON + JUnit), seal, release artifacts and channel in $out/"

@@ -1,0 +1,40 @@
+"""The Dockerfile builds an image of mwrelease itself that runs with no network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.docker
+
+
+def docker(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
+    return subprocess.run([shutil.which("docker") or "docker", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_tool_image_builds_and_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if docker("info").returncode != 0:
+        pytest.skip("no Docker engine answers (run ci/prepare-machine.sh)")
+    if docker("image", "inspect", "mwrelease/base:bookworm").returncode != 0:
+        pytest.skip("base image mwrelease/base:bookworm missing (run ci/prepare-machine.sh)")
+    wheels = REPO / "dist" / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(REPO), "-w", str(wheels)], check=True, timeout=600)
+    build = docker("build", "-q", "--network", "host", "--build-arg", "BASE=mwrelease/base:bookworm",
+                   "--build-arg", "PIP_NO_INDEX=1", "-t", "mwrelease/tool:test", str(REPO))
+    assert build.returncode == 0, build.stderr[-2000:]
+    try:
+        run = docker("run", "--pull=never", "--rm", "--network", "none", "mwrelease/tool:test", "--version")
+        assert run.returncode == 0 and "mwrelease, version" in run.stdout, run.stderr
+        run = docker("run", "--pull=never", "--rm", "--network", "none", "mwrelease/tool:test",
+                     "bundle", "validate", "/src/bundles/language-1.43.yaml")
+        assert run.returncode == 0, run.stderr
+    finally:
+        docker("rmi", "-f", "mwrelease/tool:test")
