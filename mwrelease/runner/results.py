@@ -193,7 +193,7 @@ def lock_summary(cell: Cell) -> dict[str, Any]:
     return {"bundle": lock.bundle, "sha256": cell.lock_digest, "core_version": lock.core_version,
             "core_line": lock.core_line, "databases": list(lock.databases),
             "components": [{"name": c.name, "kind": c.kind, "ref": c.ref, "commit": c.commit, "version": c.version,
-                            "source": c.source.type} for c in lock.components]}
+                            "source": c.source.type, "requires": c.requires} for c in lock.components]}
 
 
 def now_iso() -> str:

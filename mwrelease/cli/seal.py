@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mwrelease.cli import json_option, reporting
+from mwrelease.output import Result
+
+
+@click.command("seal")
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path),
+              help="Seal only this lock (its results must be among RESULTS).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write the canonical seal statement (JSON) here; one file per lock, BUNDLE.seal.json in a directory.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML matrix page here.")
+@click.option("--badges", "badges_dir", type=click.Path(path_type=Path), help="Write SVG badges into this directory.")
+@json_option
+@reporting("seal")
+def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None, html_path: Path | None,
+         badges_dir: Path | None) -> Result:
+    """Compute the seal verdict from RESULTS files of `mwrelease test` (merged; a later cell id wins).
+
+    Per extension and per bundle: sealed, provisional, failed or untested, by the policy in
+    `mwrelease.seal` (also written into every statement). The statement is canonical JSON (sorted keys,
+    no whitespace) in the in-toto Statement shape, over the lock's sha256 and the results' digests,
+    ready to be signed.
+    """
+    from mwrelease import __version__
+    from mwrelease.lock import Lock
+    from mwrelease.runner.plan import lock_digest
+    from mwrelease.runner.results import Results
+    from mwrelease.seal import seal as do_seal
+
+    loaded = [Results.load(p) for p in results]
+    digest = lock_digest(Lock.load(lock_path)) if lock_path else None
+    seals = do_seal(loaded, lock_sha256=digest, lock_name=lock_path.name if lock_path else "",
+                    generated_by=f"mwrelease {__version__}")
+    written: list[str] = []
+    if output:
+        if len(seals) == 1 and not output.is_dir():
+            output.write_bytes(seals[0].canonical())
+            written.append(str(output))
+        else:
+            output.mkdir(parents=True, exist_ok=True)
+            for s in seals:
+                p = output / f"{s.bundle}.seal.json"
+                p.write_bytes(s.canonical())
+                written.append(str(p))
+    if html_path:
+        from mwrelease.report.seal_html import render_seal_page
+
+        html_path.write_text(render_seal_page(seals, loaded))
+        written.append(str(html_path))
+    if badges_dir:
+        from mwrelease.report.badges import write_badges
+
+        written += [str(p) for p in write_badges(list(seals), badges_dir)]
+
+    def text() -> str:
+        out = []
+        for s in seals:
+            counts = ", ".join(f"{n} {k}" for k, n in s.counts().items() if n)
+            out.append(f"{s.bundle} (core {s.core_line}, lock {s.lock_sha256[:12]}): {s.verdict.upper()} — {counts}")
+            for r in s.reasons:
+                out.append(f"    {r}")
+            for c in s.components:
+                if c.verdict in ("failed", "untested"):
+                    out.append(f"  {c.verdict:<11} {c.name}: {'; '.join(c.reasons[:2])[:300]}")
+        if written:
+            out.append("wrote " + ", ".join(written[:6]) + (f" and {len(written) - 6} more" if len(written) > 6 else ""))
+        return "\n".join(out)
+
+    return Result(data={"seals": [s.statement() for s in seals], "written": written}, text=text)
