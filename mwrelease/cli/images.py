@@ -45,7 +45,7 @@ class _Progress:
 @click.option("--db", "dbs", multiple=True, type=click.Choice(["mariadb", "postgres"]),
               help="Also build this database image; repeat for both.")
 @click.option("--with-db", is_flag=True, help="Also build both database images.")
-@click.option("--force", is_flag=True, help="Rebuild even when an image with the same content key exists.")
+@click.option("--force", is_flag=True, help="Rebuild from scratch (no layer cache) even when an image with the same content key exists.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the full build output.")
 @base_source_option
 @json_option
@@ -126,7 +126,7 @@ def list_(show_all: bool) -> Result:
 @click.option("--all", "remove_all", is_flag=True, help="Remove current images too (base images are kept).")
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
 @click.option("--containers/--no-containers", default=True, show_default=True,
-              help="Also remove stray mwrelease containers (left by killed runs).")
+              help="Also remove stray mwrelease containers (left by runs that were killed).")
 @base_source_option
 @json_option
 @reporting("images prune")

@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import shlex
+import socket
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -287,7 +288,8 @@ class Engine:
                   tmpfs: Mapping[str, str] | None = None) -> Iterator[Container]:
         """Start a container that lives for the ``with`` block and is removed after it, whatever happens."""
         keep = keep or os.environ.get("MWRELEASE_KEEP_CONTAINERS", "") not in ("", "0")
-        all_labels = {LABEL: "1", "mwrelease.pid": str(os.getpid()), **(labels or {})}
+        all_labels = {LABEL: "1", "mwrelease.pid": str(os.getpid()), "mwrelease.host": socket.gethostname(),
+                      **(labels or {})}
         start = time.monotonic()
         obj: Any = None
         try:
@@ -332,12 +334,21 @@ class Engine:
         except docker.errors.APIError as exc:
             log.warning("could not remove container %s: %s", obj.name, exc)
 
-    def strays(self) -> list[str]:
-        """Ids of all containers (running or not) labelled ``mwrelease=1``."""
-        return [c.id for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}=1"})]
+    def _owned(self) -> list[Any]:
+        # mwrelease.pid is set only by Engine.container: image labels (mwrelease=1 on every mwrelease image)
+        # are inherited by any container, including other tools' build containers.
+        return list(self.client.containers.list(all=True, filters={"label": [f"{LABEL}=1", "mwrelease.pid"]}))
 
-    def remove_strays(self) -> int:
-        objs = self.client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
+    def strays(self, *, all_owners: bool = False) -> list[str]:
+        """Ids of containers left behind by mwrelease runs that are gone (killed, power loss).
+
+        Containers of a run that is still alive on this host are not strays; with ``all_owners`` every
+        mwrelease container is, even one a running test uses.
+        """
+        return [c.id for c in self._owned() if all_owners or _is_stray(c.labels)]
+
+    def remove_strays(self, *, all_owners: bool = False) -> int:
+        objs = [c for c in self._owned() if all_owners or _is_stray(c.labels)]
         for obj in objs:
             self._force_remove(obj)
         return len(objs)
@@ -345,7 +356,8 @@ class Engine:
     # --- images ----------------------------------------------------------------------------
     def build_image(self, tag: str, dockerfile_text: str, context_files: Mapping[str, bytes] | None = None,
                     labels: Mapping[str, str] | None = None, *, on_line: Callable[[str], None] | None = None,
-                    build_args: Mapping[str, str] | None = None, network_mode: str = "host") -> str:
+                    build_args: Mapping[str, str] | None = None, network_mode: str = "host",
+                    nocache: bool = False) -> str:
         """Build ``dockerfile_text`` with ``context_files`` and tag it. Returns the image id.
 
         Builds use the host network (``--network host``) so that apt reaches the host's Debian mirror;
@@ -369,7 +381,7 @@ class Engine:
         try:
             for item in self._stream_api.build(fileobj=buf, custom_context=True, tag=tag, labels=all_labels,
                                                network_mode=network_mode, rm=True, forcerm=True, decode=True,
-                                               buildargs=args or None, pull=False):
+                                               buildargs=args or None, pull=False, nocache=nocache):
                 if "stream" in item:
                     for line in str(item["stream"]).rstrip("\n").split("\n"):
                         if line.strip():
@@ -429,6 +441,18 @@ def _info(img: Any) -> ImageInfo:
     attrs = img.attrs
     return ImageInfo(id=str(img.id), tags=tuple(img.tags), labels=dict(img.labels or {}),
                      created=str(attrs.get("Created", "")), size=int(attrs.get("Size", 0)))
+
+
+def _is_stray(labels: Mapping[str, str]) -> bool:
+    if labels.get("mwrelease.host") != socket.gethostname():
+        return False  # another machine's run: cannot tell whether it is alive
+    try:
+        os.kill(int(labels.get("mwrelease.pid", "0")), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
 
 
 def _docker_errors() -> tuple[type[BaseException], ...]:

@@ -353,7 +353,9 @@ def ensure_image(engine: Engine, recipe: Recipe, *, force: bool = False,
     labels = {**recipe.labels, "mwrelease.key": key, "mwrelease.base": recipe.base, "mwrelease.base.id": base_id}
     # Two steps: the recipe, then a label-only layer with the facts the build found (versions,
     # bundled extensions), which cannot be known before the build.
-    stage_id = engine.build_image(f"{tag}-stage", recipe.dockerfile, recipe.context_files, labels, on_line=on_line)
+    # force: also bypass the layer cache, so that apt fetches today's packages (security updates).
+    stage_id = engine.build_image(f"{tag}-stage", recipe.dockerfile, recipe.context_files, labels, on_line=on_line,
+                                  nocache=force)
     try:
         with engine.container(stage_id, labels={"mwrelease.purpose": "probe"}) as c:
             facts = json.loads(c.get_file("/etc/mwrelease/image.json"))
@@ -430,10 +432,14 @@ def prune(engine: Engine, *, keep_current: bool = True, source: BaseSource | Non
         # alias tag without a key, e.g. a tarball image): prune removes superseded builds.
         if keep_current and (current & set(img.tags) or any(_is_alias(t) for t in img.tags)):
             continue
-        removed.append(img.tags[0] if img.tags else img.id)
         if not dry_run:
-            for t in img.tags or (img.id,):
-                engine.remove_image(t, force=True)
+            try:
+                for t in img.tags or (img.id,):
+                    engine.remove_image(t)
+            except EngineError as exc:  # in use by a container of a running test: leave it
+                log.warning("kept %s: %s", img.tags[0] if img.tags else img.id, exc.message)
+                continue
+        removed.append(img.tags[0] if img.tags else img.id)
     return removed
 
 

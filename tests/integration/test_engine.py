@@ -33,7 +33,8 @@ def _exists(engine: Engine, cid: str) -> bool:
 def test_container_is_labelled_and_removed_after_exit(engine: Engine) -> None:
     with engine.container(BASE) as c:
         assert _exists(engine, c.id)
-        assert c.id in engine.strays()
+        assert c.id not in engine.strays()  # its run (this process) is alive
+        assert c.id in engine.strays(all_owners=True)
         assert c.exec(["true"], timeout=10).ok
     assert not _exists(engine, c.id)
 
