@@ -137,7 +137,7 @@ class Blamer:
             hit = self._path(m.group(1))
             if hit:
                 return hit
-        for m in re.finditer(r"^#\d+ (\S+?)(?:\(\d+\))?: ([^\s(]+)", text, re.M):
+        for m in re.finditer(r"^#\d+ (.+?)(?:\(\d+\))?: ([^\s(]+)", text, re.M):
             hit = self._path(m.group(1)) or self._class(m.group(2))
             if hit:
                 return hit
