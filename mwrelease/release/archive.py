@@ -18,6 +18,8 @@ from typing import Callable, Iterable
 from mwrelease.errors import IntegrityError
 from mwrelease.release.manifest import FileEntry
 
+_HAS_FILTERS = hasattr(tarfile, "data_filter")
+
 # Fixed metadata so that the same tree always gives the same bytes (reproducible artifacts).
 _MTIME = 1_700_000_000
 
@@ -106,7 +108,11 @@ def safe_extract(archive: Path, dest: Path, prefix: str,
                 if not rel:
                     continue
                 m.name = rel
-                tar.extract(m, dest, filter="data")
+                if _HAS_FILTERS:
+                    tar.extract(m, dest, filter="data")
+                else:  # Python < 3.11.4 (Debian bookworm's 3.11.2): our own checks above are the guard
+                    m.mode &= 0o755
+                    tar.extract(m, dest, set_attrs=not m.issym())
                 if not m.isdir():
                     written.append(rel)
                 if progress:

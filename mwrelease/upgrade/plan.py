@@ -30,10 +30,12 @@ class ExtensionPlan:
     new_version: str | None = None
     new_ref: str | None = None
     reason: str = ""
+    loaded: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "fate": self.fate, "old_version": self.old_version,
-                "new_version": self.new_version, "new_ref": self.new_ref, "reason": self.reason}
+        return {"name": self.name, "kind": self.kind, "fate": self.fate, "loaded": self.loaded,
+                "old_version": self.old_version, "new_version": self.new_version, "new_ref": self.new_ref,
+                "reason": self.reason}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +78,11 @@ class Plan:
             lines.append(f"  {s.version}: {s.artifact} ({how})")
         lines.append(f"  database: {self.database}")
         lines.append(f"  expected read-only window: about {self.estimated_read_only_seconds} s")
-        lines.append("  extensions and skins:")
+        lines.append("  loaded extensions and skins:")
+        quiet = [e for e in self.extensions if not e.loaded and e.fate in ("bundled", "not-loaded")]
         for e in self.extensions:
+            if e in quiet:
+                continue
             if e.fate == "bundled":
                 lines.append(f"    {e.kind} {e.name}: {e.old_version or '?'} -> {e.new_version or e.new_ref or '?'} "
                              f"(shipped with the release{', ref ' + e.new_ref if e.new_ref else ''})")
@@ -85,6 +90,8 @@ class Plan:
                 lines.append(f"    {e.kind} {e.name} {e.old_version or ''}: kept ({e.reason})")
             elif e.fate == "disabled":
                 lines.append(f"    {e.kind} {e.name} {e.old_version or ''}: DISABLED ({e.reason})")
+        if quiet:
+            lines.append(f"  not loaded (updated or copied, no effect on the wiki): {', '.join(e.name for e in quiet)}")
         for w in self.warnings:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)
@@ -172,11 +179,12 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
         comp = shipped.get((e.kind, e.name))
         if comp is not None:
             ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="bundled", old_version=e.version,
-                                           new_version=comp.version, new_ref=comp.ref))
+                                           new_version=comp.version, new_ref=comp.ref, loaded=e.loaded))
             continue
         if not e.loaded:
             ext_plans.append(ExtensionPlan(name=e.name, kind=e.kind, fate="not-loaded", old_version=e.version,
-                                           reason="not loaded by LocalSettings.php; copied over unchanged"))
+                                           reason="not loaded by LocalSettings.php; copied over unchanged",
+                                           loaded=False))
             continue
         verdict = _compatibility(e, [s.version for s in stops])
         if verdict is None:
@@ -201,7 +209,8 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
     for c in final.components:
         if (c.kind, c.name) not in have:
             ext_plans.append(ExtensionPlan(name=c.name, kind=c.kind, fate="bundled", old_version=None,
-                                           new_version=c.version, new_ref=c.ref, reason="new in the release; not loaded"))
+                                           new_version=c.version, new_ref=c.ref, reason="new in the release; not loaded",
+                                           loaded=False))
     if inst.local_changes:
         warnings.append(f"{len(inst.local_changes)} core file(s) differ from the installed release and will not be carried "
                         f"over (the old tree is kept): {', '.join(inst.local_changes[:5])}")
