@@ -85,11 +85,10 @@ class _Run:
     def blamer(self) -> Blamer:
         return Blamer(self.cell.components, self.manifests)
 
-    def add(self, r: CheckResult) -> CheckResult:
+    def add(self, r: CheckResult) -> None:
         self.checks.append(r)
         if self.on_step:
             self.on_step(self.cell.id, r)
-        return r
 
     def step(self, name: str, fn: Callable[[], tuple[CheckStatus, str, str]]) -> bool:
         """Run a setup step as a check; False (and later steps skipped) when it did not pass."""

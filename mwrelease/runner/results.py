@@ -260,13 +260,13 @@ def junit_xml(results: Results) -> str:
             elif chk.log:
                 out = ET.SubElement(tc, "system-out")
                 out.text = _clean(chk.log)
-        for k, v in counts.items():
-            suite.set(k, str(v))
-            totals[k] += v
+        for key, n in counts.items():
+            suite.set(key, str(n))
+            totals[key] += n
         suite.set("time", f"{cell.duration:.3f}")
         total_time += cell.duration
-    for k, v in totals.items():
-        root.set(k, str(v))
+    for key, n in totals.items():
+        root.set(key, str(n))
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
