@@ -455,8 +455,12 @@ def debian_tree_tarball(engine: Engine, line: str, dest_dir: str | os.PathLike[s
     version = str(built.labels.get("mwrelease.mediawiki.version") or line)
     name = f"mediawiki-{version}.tar.gz"
     with engine.container(built.tag, labels={"mwrelease.purpose": "tarball"}) as c:
+        # Reproducible (sorted, fixed owners, gzip -n): the same tree gives the same sha256, so the
+        # tarball image built from it is cached like any other.
         c.exec(f"tar -C {DEBIAN_MW_PATH} -h --exclude=./LocalSettings.php --exclude=./extensions-core "
-               f"--transform 's,^\\./,mediawiki-{version}/,' -czf /tmp/{name} .", timeout=600).check()
+               f"--sort=name --owner=0 --group=0 --numeric-owner "
+               f"--transform 's,^\\.,mediawiki-{version},' -cf - . | gzip -n > /tmp/{name}",
+               timeout=600).check()
         data = c.get_file(f"/tmp/{name}")
     out = Path(dest_dir) / name
     out.parent.mkdir(parents=True, exist_ok=True)
