@@ -14,6 +14,7 @@ Set ``MWRELEASE_KEEP_CONTAINERS=1`` to keep containers for debugging.
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import os
@@ -111,7 +112,8 @@ class Container:
 
         The timeout is enforced inside the container by coreutils ``timeout -k 5``, so a runaway
         process group is killed even when this process dies; a timeout gives exit code 124 and
-        ``timed_out=True``.
+        ``timed_out=True``. The call returns when the command's output closes: start servers and other
+        background processes with ``start_background``, not with ``&`` here.
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         shown = cmd if isinstance(cmd, str) else shlex.join(argv)
@@ -127,10 +129,12 @@ class Container:
             so: list[str] = []
             se: list[str] = []
             pending = ""
+            # Incremental decoders: a UTF-8 character may be split across two frames.
+            dec_out, dec_err = (codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2))
             for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
-                for chunk, sink in ((chunk_out, so), (chunk_err, se)):
+                for chunk, sink, dec in ((chunk_out, so, dec_out), (chunk_err, se, dec_err)):
                     if chunk:
-                        text = chunk.decode("utf-8", "replace")
+                        text = dec.decode(chunk)
                         sink.append(text)
                         out.append(text)
                         if on_output is not None:

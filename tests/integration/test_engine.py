@@ -74,8 +74,17 @@ def test_timeout_kills_a_long_command(engine: Engine) -> None:
         r = c.exec(["sleep", "100"], timeout=2)
         assert r.timed_out and r.exit_code == 124
         assert r.duration < 15
-        # Nothing of it is left running.
-        assert "sleep 100" not in c.exec(["sh", "-c", "ps -eo args 2>/dev/null || ls /proc"], timeout=10).output
+        # A shell's children are killed too (timeout signals the whole process group).
+        r = c.exec("sleep 100; echo never", timeout=2)
+        assert r.timed_out and "never" not in r.output
+        procs = c.exec("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done", timeout=10).stdout
+        assert "sleep 100" not in procs
+
+
+def test_output_is_decoded_across_frames(engine: Engine) -> None:
+    with engine.container(BASE) as c:
+        r = c.exec("for i in $(seq 2000); do printf 'é€'; done", timeout=20)
+        assert r.stdout == "é€" * 2000
 
 
 def test_network_none_has_only_loopback(engine: Engine) -> None:
