@@ -23,6 +23,11 @@ Stable API (keep these names and keyword arguments; add, don't rename):
         raises ApiError when MediaWiki answers with an ``error``.
     run_maintenance(container, script, args=(), *, timeout, wiki=None, check=True) -> ExecResult
         ``php maintenance/SCRIPT.php ARGS`` in $IP ("update", "runJobs", "extensions/X/maintenance/y.php").
+    save_wiki(container, wiki, local_dir) -> Path / restore_wiki(container, local_dir) -> Wiki
+        Copy a SQLite wiki's state (LocalSettings.php, data directory, uploads) out of one container and
+        into another, e.g. from a 1.39 image into a 1.43 image before ``run_maintenance(c, "update")``.
+    login(container, wiki), csrf_token(container, wiki) -> str, siteinfo(container, wiki) -> dict
+        Conveniences over ``api``.
 
 Debian's layout (the ``mediawiki`` package), which the code below relies on:
 
@@ -45,11 +50,13 @@ LocalSettings.php in $IP; the same functions work, since the path comes from ``i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import EngineError
@@ -264,3 +271,40 @@ def siteinfo(container: Container, wiki: Wiki | None = None) -> dict[str, Any]:
             server=wiki.server if wiki else DEFAULT_SERVER)
     info: dict[str, Any] = r["query"]
     return info
+
+
+def _real_path(container: Container, path: str) -> str:
+    return container.exec(["readlink", "-f", path], timeout=10, quiet=True).check().stdout.strip() or path
+
+
+def save_wiki(container: Container, wiki: Wiki, local_dir: str | Path) -> Path:
+    """Copy a SQLite wiki's LocalSettings.php, data directory and uploads into ``local_dir``."""
+    if wiki.db != "sqlite" or wiki.sqlite_dir is None:
+        raise ValueError("save_wiki copies SQLite wikis only; dump MariaDB/PostgreSQL with their tools")
+    dest = Path(local_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "LocalSettings.php").write_bytes(container.get_file(wiki.local_settings))
+    container.get_tree(wiki.sqlite_dir, dest / "data")
+    container.get_tree(_real_path(container, f"{wiki.path}/images"), dest / "images")
+    (dest / "wiki.json").write_text(json.dumps(wiki.to_json(), indent=2))
+    return dest
+
+
+def restore_wiki(container: Container, local_dir: str | Path) -> Wiki:
+    """Put a wiki saved by ``save_wiki`` into this container's MediaWiki (maybe another version).
+
+    Run ``run_maintenance(container, "update", ["--quick"])`` afterwards when the version changed.
+    """
+    src = Path(local_dir)
+    saved = json.loads((src / "wiki.json").read_text())
+    facts = image_facts(container)
+    ip = str(facts["mediawiki_path"])
+    # Debian: $IP/LocalSettings.php -> /var/lib/mediawiki/LocalSettings.php -> /etc/mediawiki/LocalSettings.php.
+    settings = _real_path(container, f"{ip}/LocalSettings.php")
+    directory, _, name = settings.rpartition("/")
+    container.put_files(directory, {name: (src / "LocalSettings.php").read_bytes()})
+    container.put_tree(src / "data", saved["sqlite_dir"])
+    container.put_tree(src / "images", _real_path(container, f"{ip}/images"))
+    fields = {f.name for f in dataclasses.fields(Wiki)}
+    return Wiki(**{**{k: v for k, v in saved.items() if k in fields}, "path": ip, "local_settings": settings,
+                   "mediawiki_version": str(facts.get("mediawiki_version", "")), "install_seconds": 0.0})

@@ -118,3 +118,24 @@ def test_tarball_recipe_from_a_debian_tree(engine: Engine, tmp_path: Path) -> No
     finally:
         engine.remove_image(built.alias, force=True)
         engine.remove_image(built.tag, force=True)
+
+
+def test_sqlite_wiki_moves_from_1_39_to_1_43(engine: Engine, tmp_path: Path) -> None:
+    _need_base(engine, "bookworm")
+    _need_base(engine, "trixie")
+    old, new = im.core_image(engine, "1.39"), im.core_image(engine, "1.43")
+    with engine.container(old.tag) as c:
+        wiki = mw.install_wiki(c, extensions=["ParserFunctions"])
+        mw.start_server(c, wiki)
+        mw.login(c, wiki)
+        mw.api(c, {"action": "edit", "title": "Kept", "text": "Old text {{#expr: 2+3}}",
+                   "token": mw.csrf_token(c, wiki)}, post=True)
+        mw.save_wiki(c, wiki, tmp_path / "state")
+    with engine.container(new.tag) as c:
+        wiki = mw.restore_wiki(c, tmp_path / "state")
+        assert wiki.mediawiki_version.startswith("1.43.")
+        mw.run_maintenance(c, "update", ["--quick"], wiki=wiki, timeout=600)
+        mw.start_server(c, wiki)
+        assert mw.siteinfo(c, wiki)["general"]["generator"] == f"MediaWiki {wiki.mediawiki_version}"
+        text = mw.api(c, {"action": "parse", "page": "Kept", "prop": "text"})["parse"]["text"]
+        assert "Old text 5" in text
