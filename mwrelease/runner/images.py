@@ -192,13 +192,16 @@ WORKDIR {DEBIAN_MW_PATH}
 def db_recipe(kind: DbKind, *, source: BaseSource = "debootstrap") -> Recipe:
     base = base_image_ref(DB_SUITE, source)
     package = {"mariadb": "mariadb-server", "postgres": "postgresql"}[kind]
+    # "postgresql" is a meta package (15+248): record the server package's version (15.18-0+deb12u1).
+    version_of = {"mariadb": "mariadb-server",
+                  "postgres": "postgresql-$(ls /usr/lib/postgresql | sort -V | tail -n1)"}[kind]
     dockerfile = f"""\
 # Debian {DB_SUITE}'s {package} (mwrelease recipe db-{kind}); started by mwrelease.runner.mediawiki.start_database.
 FROM {base}
 COPY apt-install.sh /usr/local/share/mwrelease/
 RUN sh /usr/local/share/mwrelease/apt-install.sh {package} -- procps
 RUN mkdir -p /etc/mwrelease \\
- && printf '{{"db": "{kind}", "package_version": "%s"}}\\n' "$(dpkg-query -W -f='${{Version}}' {package})" \\
+ && printf '{{"db": "{kind}", "package_version": "%s"}}\\n' "$(dpkg-query -W -f='${{Version}}' {version_of})" \\
     > /etc/mwrelease/image.json && cat /etc/mwrelease/image.json
 """
     return Recipe(name=f"db-{kind}", repository=f"mwrelease/db-{kind}", variant=DB_SUITE,  # type: ignore[arg-type]
