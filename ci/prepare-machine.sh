@@ -16,6 +16,7 @@
 #   MWRELEASE_LINES       MediaWiki lines to build images for (default: "1.39 1.43"; add 1.35 when the
 #                         bullseye base exists: it takes about 2 minutes more)
 #   MWRELEASE_DEBIAN_MIRROR  Debian mirror URL (default: the first Debian URI in the host's apt sources)
+#   MWRELEASE_BASE_IMAGES=registry  no debootstrap: images start from debian:SUITE (needs a registry)
 #   MWRELEASE_SKIP_IMAGES=1  stop after the base images
 #   MWRELEASE_PYTHON      the Python that has mwrelease's dependencies (default: python3)
 #   http_proxy / https_proxy are passed to debootstrap and the image builds when set.
@@ -133,6 +134,10 @@ make_base() {
 }
 
 for suite in $SUITES; do
+    if [ "${MWRELEASE_BASE_IMAGES:-debootstrap}" = "registry" ]; then
+        log "MWRELEASE_BASE_IMAGES=registry: base images come from debian:SUITE, no debootstrap"
+        break
+    fi
     if ! make_base "$suite"; then
         if [[ "$OPTIONAL_SUITES" == *" $suite "* ]]; then
             log "warning: no base image for $suite (optional; MediaWiki 1.35 images cannot be built)"
@@ -147,9 +152,13 @@ if [ "${MWRELEASE_SKIP_IMAGES:-0}" = "1" ]; then
     log "MWRELEASE_SKIP_IMAGES=1: not building core images"
     exit 0
 fi
+PY=${MWRELEASE_PYTHON:-python3}
+if ! "$PY" -c 'import click, docker, yaml' 2>/dev/null; then
+    die "$PY lacks mwrelease's dependencies (click, docker, pyyaml...): run \`$PY -m pip install -e $REPO_ROOT\` or set MWRELEASE_PYTHON"
+fi
 line_args=()
 for l in $LINES; do line_args+=(--line "$l"); done
 log "building core images: $LINES"
 cd "$REPO_ROOT"
-PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "${MWRELEASE_PYTHON:-python3}" -m mwrelease images build "${line_args[@]}" --with-db
+PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mwrelease images build "${line_args[@]}" --with-db
 log "done"
