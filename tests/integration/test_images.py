@@ -20,8 +20,8 @@ pytestmark = pytest.mark.docker
 def engine() -> Iterator[Engine]:
     try:
         eng = Engine.connect()
-    except EngineError as exc:
-        pytest.skip(f"no Docker engine: {exc.message} ({exc.hint})")
+    except EngineError:
+        pytest.skip("no Docker engine answers ($DOCKER_HOST or /var/run/docker.sock): run ci/prepare-machine.sh")
     if not eng.image_exists("mwrelease/base:bookworm"):
         pytest.skip("base images missing: run ci/prepare-machine.sh")
     yield eng
@@ -139,3 +139,25 @@ def test_sqlite_wiki_moves_from_1_39_to_1_43(engine: Engine, tmp_path: Path) -> 
         assert mw.siteinfo(c, wiki)["general"]["generator"] == f"MediaWiki {wiki.mediawiki_version}"
         text = mw.api(c, {"action": "parse", "page": "Kept", "prop": "text"})["parse"]["text"]
         assert "Old text 5" in text
+
+
+def test_cli_build_list_prune_answer_json(engine: Engine) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from mwrelease.cli import cli
+
+    _need_base(engine, "bookworm")
+    im.core_image(engine, "1.39")  # so that the CLI build below is a cache hit
+    runner = CliRunner()
+    r = runner.invoke(cli, ["images", "build", "--line", "1.39", "--json"])
+    assert r.exit_code == 0, r.output
+    env = json.loads(r.stdout)
+    assert env["command"] == "images build" and env["status"] == "ok"
+    (img,) = env["data"]["images"]
+    assert img["cached"] and img["labels"]["mwrelease.mediawiki.version"].startswith("1.39.")
+    r = runner.invoke(cli, ["images", "list", "--json"])
+    assert r.exit_code == 0 and img["tag"] in {t for i in json.loads(r.stdout)["data"]["images"] for t in i["tags"]}
+    r = runner.invoke(cli, ["images", "prune", "--dry-run", "--json"])
+    assert r.exit_code == 0 and img["tag"] not in json.loads(r.stdout)["data"]["removed_images"]
