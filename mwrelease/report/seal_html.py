@@ -38,6 +38,10 @@ def _declared(comp: dict[str, Any], core: str, php: str) -> tuple[str, str]:
     return ("incompatible", "; ".join(r.message for r in reasons)) if reasons else ("compatible", "")
 
 
+def _ink(verdict: str) -> str:
+    return "#202122" if verdict == "provisional" else "#fff"  # dark text on yellow reads better
+
+
 def render_seal_page(seals: list[Any], results: list[Any]) -> str:
     from mwrelease.runner.results import CellResult
     from mwrelease.seal import POLICY, Seal, component_in_cell
@@ -59,7 +63,7 @@ def render_seal_page(seals: list[Any], results: list[Any]) -> str:
         lock = locks.get(s.lock_sha256, {})
         comps = {c["name"]: c for c in lock.get("components", [])}
         mine = sorted((cells[cid] for cid in s.cells if cid in cells),
-                      key=lambda c: (c.core_line != s.core_line, c.core_line, c.db))
+                      key=lambda c: (c.core_line != s.core_line, c.core_line, not c.primary, c.db != "sqlite", c.db))
         parts.append(f"<h2>{escape(s.bundle)} &nbsp;{badge_svg('bundle', s.verdict)}</h2>")
         parts.append(f"<div class=meta>lock sha256 <code>{s.lock_sha256[:16]}…</code> · core {escape(s.core_version)}"
                      f" · databases {', '.join(s.databases)} · "
@@ -68,12 +72,13 @@ def render_seal_page(seals: list[Any], results: list[Any]) -> str:
         parts.append("<table><thead><tr><th>component</th><th>verdict</th>")
         for c in mine:
             cls = "" if c.core_line == s.core_line else " class=other"
-            parts.append(f"<th{cls} title='{escape(c.id)}'>{escape(c.mediawiki_version or c.core)}<br>PHP "
+            version = c.mediawiki_version or f"core {c.core_line}"
+            parts.append(f"<th{cls} title='{escape(c.id)}'>{escape(version)}<br>PHP "
                          f"{escape(c.php_version or c.php)}<br>{escape(c.db)}{' ★' if c.primary else ''}</th>")
         parts.append("</tr></thead><tbody>")
         for v in s.components:
             parts.append(f"<tr><td class=name>{escape(v.name)} <small>{escape(v.ref or '')}</small></td>"
-                         f"<td style='background:{COLOURS.get(v.verdict)};color:#fff'>{v.verdict}</td>")
+                         f"<td style='background:{COLOURS.get(v.verdict)};color:{_ink(v.verdict)}'>{v.verdict}</td>")
             for c in mine:
                 state, why = component_in_cell(c, v.name)
                 decl, dwhy = _declared(comps.get(v.name, {"name": v.name}), c.core, c.php)
