@@ -18,6 +18,9 @@ state_option = click.option("--state-dir", type=click.Path(file_okay=False, path
                             help="Journal, backups and downloads (default: .mwrelease beside the wiki).")
 php_option = click.option("--php", default="php", show_default=True, help="PHP binary that runs the wiki.")
 url_option = click.option("--url", help="The wiki's base URL for the health check (default: $wgServer$wgScriptPath).")
+reload_option = click.option("--reload-command", metavar="CMD",
+                             help="Shell command run after the switch (and after a switch back), e.g. "
+                                  "'systemctl reload php8.2-fpm': PHP keeps APCu and opcache across requests.")
 
 
 def _say(msg: str) -> None:
@@ -50,13 +53,15 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
 @click.option("--disable-incompatible", is_flag=True,
               help="Turn off extensions whose declared requirements exclude the new core, instead of stopping.")
 @url_option
+@reload_option
 @php_option
 @state_option
 @click.option("--no-http-check", is_flag=True, help="Health-check through PHP only (a wiki with no reachable URL).")
 @json_option
 @reporting("upgrade")
 def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run: bool, yes: bool,
-            disable_incompatible: bool, url: str | None, php: str, state_dir: Path | None, no_http_check: bool) -> Result:
+            disable_incompatible: bool, url: str | None, reload_command: str | None, php: str,
+            state_dir: Path | None, no_http_check: bool) -> Result:
     """Upgrade a tarball-installed wiki to a release from a channel, with one command.
 
     Inspects the wiki, shows the plan (target, each extension's fate, intermediate stops, read-only
@@ -82,7 +87,8 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
         return click.confirm("Proceed with the upgrade?", default=False, err=True)
 
     opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php, state_dir=state_dir,
-                   disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check)
+                   disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check,
+                   reload_command=reload_command)
     outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
     if dry_run:
         return Result(data=outcome.to_json(), text=outcome.plan.render() + "\n(dry run: nothing was changed)")
@@ -96,12 +102,14 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
 @click.option("--wiki", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The wiki's directory (it may be missing if an upgrade was killed mid-switch).")
 @url_option
+@reload_option
 @php_option
 @state_option
 @click.option("--no-http-check", is_flag=True, help="Health-check through PHP only.")
 @json_option
 @reporting("rollback")
-def rollback(wiki: Path, url: str | None, php: str, state_dir: Path | None, no_http_check: bool) -> Result:
+def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, state_dir: Path | None,
+             no_http_check: bool) -> Result:
     """Undo an interrupted upgrade, or return to the release before the last upgrade (old tree and
     database backup; edits made since that upgrade are lost).
 
@@ -110,7 +118,8 @@ def rollback(wiki: Path, url: str | None, php: str, state_dir: Path | None, no_h
     """
     from mwrelease.upgrade.execute import rollback as do_rollback
 
-    out = do_rollback(wiki, state_dir=state_dir, say=_say, php=php, url=url, skip_http=no_http_check)
+    out = do_rollback(wiki, state_dir=state_dir, say=_say, php=php, url=url, skip_http=no_http_check,
+                      reload_command=reload_command)
     return Result(data=out, text=f"{out['action']}")
 
 

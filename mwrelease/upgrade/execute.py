@@ -62,6 +62,7 @@ class Options:
     dry_run: bool = False
     skip_http: bool = False
     update_timeout: float = 3600.0
+    reload_command: str | None = None  # e.g. "systemctl reload php8.2-fpm": run after every switch
 
 
 @dataclass(kw_only=True)
@@ -80,7 +81,8 @@ class Outcome:
 def prepare(opts: Options, say: Say) -> tuple[Installation, Plan, ChannelClient, ChannelIndex, dict[str, Manifest], dict[str, Any] | None]:
     """Recover from a killed run, inspect, read the channel, plan. Changes nothing else."""
     state = state_dir_for(opts.wiki, opts.state_dir)
-    recovered = recover(opts.wiki, state, say, php=opts.php) if not opts.dry_run else None
+    recovered = recover(opts.wiki, state, say, php=opts.php, reload_command=opts.reload_command) \
+        if not opts.dry_run else None
     inst = inspect_wiki(opts.wiki, php=opts.php)
     if inst.read_only and READONLY_FILE not in (inst.tree / "LocalSettings.php").read_text(errors="replace"):
         say(f"note: the wiki is read-only by its own setting ({inst.read_only})")
@@ -133,6 +135,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
     assert rel is not None
     wiki = Path(os.path.abspath(opts.wiki))
     j = Journal.start(state, wiki=wiki, layout=inst.layout, from_version=inst.core_version, to_version=stop.version)
+    j.data["reload_command"] = opts.reload_command
     log = state / "logs" / f"{j.id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"Upgrading {wiki} from {inst.core_version} to {stop.version} (journal {j.path}, log {log})")
@@ -210,6 +213,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.begin("switch")
         _fault("switch")
         switch(j, wiki, inst, new_tree)
+        reload_server(opts.reload_command, log)
         j.done("switch")
 
         # 8. health check
@@ -222,7 +226,11 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
             health.ok = False
             health.problems.append(f"uploaded files missing or changed after the switch: {', '.join(missing_files[:5])}")
         if not health.ok:
-            raise UpgradeError(f"The health check of MediaWiki {stop.version} failed.", details=health.problems)
+            hint = None if opts.reload_command else (
+                "PHP servers keep caches between requests (APCu, opcache): if the wiki runs under php-fpm, mod_php "
+                "or `php -S`, pass --reload-command with the command that reloads it.")
+            raise UpgradeError(f"The health check of MediaWiki {stop.version} failed.", details=health.problems,
+                               hint=hint)
         j.done("health", "; ".join(health.checks))
 
         # 9. live
@@ -436,6 +444,18 @@ def run_update(tree: Path, version: str, *, php: str, log: Path, journal: Journa
     return " ".join(cmd[1:])
 
 
+def reload_server(command: str | None, log: Path) -> None:
+    """Run the admin's reload command (PHP keeps APCu and opcache across requests: a switched tree needs it)."""
+    if not command:
+        return
+    res = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300)
+    with open(log, "a") as fh:
+        fh.write(f"+ {command}\n{res.stdout}{res.stderr}")
+    if res.returncode != 0:
+        raise UpgradeError(f"The reload command `{command}` exited with {res.returncode}.",
+                           details=(res.stdout + res.stderr).strip().splitlines()[-10:])
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -518,6 +538,10 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     if j.reached("switch"):
         say("  " + switch_back(j, wiki))
         j.mark("switch", "undone")
+        try:
+            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log")
+        except UpgradeError as exc:
+            say(f"  warning: {exc.message}")
     if j.reached("update") or j.reached("stage"):
         bdir = Path(j.path_of("backup") or "")
         info_path = bdir / "backup.json"
@@ -539,7 +563,8 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     j.finish("rolled-back", error="; ".join(s["name"] + " " + s["status"] for s in j.data["steps"]))
 
 
-def recover(wiki: Path, state: Path, say: Say, *, php: str = "php") -> dict[str, Any] | None:
+def recover(wiki: Path, state: Path, say: Say, *, php: str = "php",
+            reload_command: str | None = None) -> dict[str, Any] | None:
     """If a previous run was killed mid-upgrade, roll it back now. Returns what was recovered."""
     j = Journal.load(state)
     if j is None:
@@ -553,16 +578,17 @@ def recover(wiki: Path, state: Path, say: Say, *, php: str = "php") -> dict[str,
     last = j.data["steps"][-1]["name"] if j.data["steps"] else "start"
     say(f"An earlier upgrade {j.data['from']} -> {j.data['to']} stopped during step {last!r} (journal {j.path}); "
         "rolling it back first.")
+    j.data["reload_command"] = j.data.get("reload_command") or reload_command
     undo(j, say, php=php)
     return {"journal": j.id, "stopped_at": last, "action": "rolled back"}
 
 
 def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", url: str | None = None,
-             skip_http: bool = False) -> dict[str, Any]:
+             skip_http: bool = False, reload_command: str | None = None) -> dict[str, Any]:
     """Undo an interrupted upgrade, or else go back to the release before the last finished upgrade."""
     wiki = Path(os.path.abspath(wiki))
     state = state_dir_for(wiki, state_dir)
-    rec = recover(wiki, state, say, php=php)
+    rec = recover(wiki, state, say, php=php, reload_command=reload_command)
     if rec is not None:
         return {**rec, "action": "rolled back an interrupted upgrade"}
     last = next((h for h in reversed(load_history(state)) if h.get("state") == "done" and h.get("wiki") == str(wiki)), None)
@@ -602,6 +628,7 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
         bk.restore_database(inst.db, bdir / "database", info["database"], log=log)
         j.done("restore")
         readonly_off(wiki.resolve())
+        reload_server(reload_command, log)
         j.begin("health")
         opts = Options(wiki=wiki, channel="", php=php, url=url, skip_http=skip_http)
         old_inst = inspect_wiki(wiki, php=php, check_local_changes=False)

@@ -95,7 +95,7 @@ def test_upgrade_1_39_to_1_43_keeps_everything(server: Any, pristine: dict[str, 
     assert st["data"]["installation"]["core_version"] == server.new_v
     assert st["data"]["history"][-1]["state"] == "done" and st["data"]["backups"]
     assert st["data"]["channel"]["update_available"] is False
-    rb = server.mwrelease("rollback", "--wiki", "/var/www/wiki", "--json")
+    rb = server.rollback()
     assert rb.exit_code == 0, rb.output[-3000:]
     assert_unchanged(server, pristine)
 
@@ -143,7 +143,7 @@ def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[s
     r = server.upgrade(env={"MWRELEASE_FAULT_KILL_AT": step})
     assert r.exit_code in (137, -9), r.output[-3000:]  # SIGKILL: no cleanup ran
     assert server.sh("test -f /var/www/.mwrelease/journal.json", check=False).exit_code == 0
-    rb = server.mwrelease("rollback", "--wiki", "/var/www/wiki", "--json")
+    rb = server.rollback()
     assert rb.exit_code == 0, rb.output[-3000:]
     assert envelope(rb)["data"]["stopped_at"] == ("switch" if step.startswith("switch") else step)
     assert_unchanged(server, pristine)
