@@ -226,3 +226,18 @@ def test_cli_exit_codes(wiki: Path, channel: Path) -> None:
     assert r.returncode == 3 and "--yes" in r.stderr  # no terminal to confirm on
     assert _cli("rollback", "--wiki", str(wiki)).returncode == 10
     assert_old_and_intact(wiki)
+
+
+def test_reload_command_runs_after_switch_and_after_switch_back(wiki: Path, channel: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "reloads"
+    cmd = f"readlink -f {wiki}/includes/Defines.php >/dev/null; grep -o \"'1[.0-9]*'\" {wiki}/includes/Defines.php >> {marker}"
+    upgrade(opts(wiki, channel, reload_command=cmd), say=say, confirm=lambda p: True)
+    assert marker.read_text().split() == ["'1.43.1'"]  # ran once the new tree was in place
+    rollback(wiki, state_dir=None, say=say, skip_http=True, reload_command=cmd)
+    assert marker.read_text().split() == ["'1.43.1'", "'1.39.1'"]
+
+
+def test_failing_reload_command_rolls_back(wiki: Path, channel: Path) -> None:
+    with pytest.raises(UpgradeError, match="'switch'"):
+        upgrade(opts(wiki, channel, reload_command="exit 7"), say=say, confirm=lambda p: True)
+    assert_old_and_intact(wiki)
