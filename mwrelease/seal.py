@@ -58,6 +58,8 @@ def component_in_cell(cell: CellResult, name: str) -> tuple[InCell, list[str]]:
     """(status, why) of one component in one cell, by the policy above."""
     if cell.skipped:
         return "skipped", [r.get("message", "") for r in cell.reasons][:1]
+    if cell.components and name not in cell.components:
+        return "skipped", ["not loaded in this (isolated) cell"]
     bad = [c for c in cell.checks if c.required and c.bad]
     own = [c for c in bad if name in c.blame]
     if own:

@@ -25,12 +25,15 @@ from mwrelease.output import Result
 @click.option("--no-snapshots", is_flag=True, help="Run install.php in every cell instead of reusing an installed wiki.")
 @click.option("--update-timeout", default=600.0, show_default=True, metavar="SECONDS", help="Limit for update.php.")
 @click.option("--plan-only", is_flag=True, help="Print the planned cells and exit without running anything.")
+@click.option("--isolate", is_flag=True,
+              help="One cell per component (with what it requires) instead of one for the whole lock, so a broken "
+                   "component cannot hide how the others behave.")
 @catalog_option
 @json_option
 @reporting("test")
 def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[str, ...], jobs: int,
          results_path: Path | None, junit_path: Path | None, keep: bool, no_snapshots: bool,
-         update_timeout: float, plan_only: bool, catalogs: tuple[str, ...]) -> Result:
+         update_timeout: float, plan_only: bool, isolate: bool, catalogs: tuple[str, ...]) -> Result:
     """Test BUNDLE_OR_LOCK on real MediaWiki in containers: one cell per core line x PHP x database.
 
     Each cell installs MediaWiki, puts every extension and skin in place at its locked ref, runs
@@ -44,7 +47,7 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
     from mwrelease.runner.plan import plan
 
     lock = _load_target(target, split_csv(cores), catalogs)
-    cells = plan(lock, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs) or ["sqlite"])
+    cells = plan(lock, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs) or ["sqlite"], isolate=isolate)
     if plan_only:
         return Result(data={"cells": [c.to_json() for c in cells]}, text="\n".join(
             f"{c.id:<48} {c.status}" + "".join(f"\n    {r.message}" for r in c.reasons) for c in cells))

@@ -29,6 +29,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -181,8 +182,8 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
 
         def place() -> tuple[CheckStatus, str, str]:
             assert container is not None and wiki is not None
-            notes = [place_component(container, wiki.path, c, cell, Path(tmp)) for c in cell.lock.components]
-            run.manifests = read_manifests(container, wiki, cell.lock.components)
+            notes = [place_component(container, wiki.path, c, cell, Path(tmp)) for c in cell.loaded]
+            run.manifests = read_manifests(container, wiki, cell.loaded)
             missing = [m.name for m in run.manifests.values() if not m.present or m.error]
             if missing:
                 return ("failed", f"no readable extension.json/skin.json for {', '.join(missing)}",
@@ -193,12 +194,13 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
         def settings() -> tuple[CheckStatus, str, str]:
             assert container is not None and wiki is not None
             text = local_settings_text(cell)
+            _disable_installer_skins(container, wiki, cell)
             mw.append_local_settings(container, wiki, text)
             container.exec(["mkdir", "-p", "/var/lib/mwtest/cache", "/var/log/mwtest"], timeout=10, quiet=True).check()
             lint = container.exec(["php", "-l", wiki.local_settings], timeout=30, quiet=True)
             if not lint.ok:
                 return "failed", "LocalSettings.php does not parse", lint.output
-            return "passed", f"{sum(1 for c in cell.lock.components if c.load)} load lines", text
+            return "passed", f"{len(cell.loaded)} load lines", text
         run.step("localsettings", settings)
 
         l10n = _l10n_path(options, engine, image_tag, cell)
@@ -230,7 +232,7 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
             assert container is not None and wiki is not None
             cstart = time.monotonic()
             ctx = CheckContext(container=container, wiki=wiki, lock=cell.lock, timeout=options.request_timeout,
-                               names=frozenset(cell.components))
+                               names=frozenset(cell.components), components=cell.loaded)
             ctx.manifests = run.manifests
             run_checks(ctx, on_check=run.add)
             run.timings["checks"] = time.monotonic() - cstart
@@ -276,11 +278,24 @@ def _attach_logs(run: _Run, container: Container) -> None:
             run.checks[i] = replace(c, log=excerpt(c.log + "\n--- PHP logs ---\n" + tail), blame=blame)
 
 
+def _disable_installer_skins(container: Container, wiki: Any, cell: Cell) -> None:
+    """install.php enables every skin it finds (a wfLoadSkin line each). Comment out those the lock
+    has but this cell does not load (isolated cells), so that a broken skin cannot leak into them."""
+    unwanted = {c.name for c in cell.lock.components if c.kind == "skin"} - {c.name for c in cell.loaded}
+    if not unwanted:
+        return
+    text = container.get_file(wiki.local_settings).decode()
+    lines = []
+    for line in text.splitlines():
+        m = re.match(r"\s*wfLoadSkin\(\s*'([^']+)'\s*\);", line)
+        lines.append(f"# mwrelease (isolated cell): {line}" if m and m.group(1) in unwanted else line)
+    directory, _, name = wiki.local_settings.rpartition("/")
+    container.put_files(directory, {name: ("\n".join(lines) + "\n").encode()})
+
+
 def local_settings_text(cell: Cell) -> str:
     parts = [HARNESS_SETTINGS]
-    for c in cell.lock.components:
-        if not c.load:
-            continue
+    for c in cell.loaded:
         parts.append(f"# {c.name} {c.ref or ''} ({c.source.type})\n{c.load_line}\n")
         if c.settings.strip():
             parts.append(c.settings.rstrip("\n") + "\n")

@@ -92,12 +92,15 @@ class CheckContext:
     manifests: dict[str, Manifest] = field(default_factory=dict)
     timeout: float = 120
     names: frozenset[str] = frozenset()
+    components: tuple[LockedComponent, ...] | None = None  # what the cell loads (default: the lock's)
 
     @property
     def blamer(self) -> Blamer:
         return Blamer(self.names, self.manifests)
 
     def loaded(self) -> list[LockedComponent]:
+        if self.components is not None:
+            return list(self.components)
         return [c for c in self.lock.components if c.load]
 
 

@@ -47,17 +47,23 @@ class Cell:
     status: CellStatus = "planned"
     reasons: tuple[Reason, ...] = ()
     primary: bool = False
+    only: tuple[str, ...] = ()  # an isolated cell: load just these (a component and what it requires)
     lock: Lock = field(compare=False, repr=False)
 
     @property
     def runnable(self) -> bool:
         return self.status == "planned"
 
+    @property
+    def loaded(self) -> tuple[LockedComponent, ...]:
+        """The lock's components this cell puts in place and loads."""
+        return tuple(c for c in self.lock.components if c.load and (not self.only or c.name in self.only))
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "bundle": self.bundle, "core_line": self.core_line, "core": self.core,
                 "php": self.php, "db": self.db, "lock_sha256": self.lock_digest,
                 "components": list(self.components), "status": self.status,
-                "reasons": [r.to_json() for r in self.reasons], "primary": self.primary}
+                "reasons": [r.to_json() for r in self.reasons], "primary": self.primary, "only": list(self.only)}
 
 
 def lock_digest(lock: Lock) -> str:
@@ -90,11 +96,30 @@ def component_reasons(comp: LockedComponent, *, core: str, php: str) -> list[Rea
     return platform_reasons(cand, core=core, php=[php])
 
 
+def closure(lock: Lock, name: str) -> tuple[str, ...]:
+    """``name`` and every component of the lock it requires (requires.extensions/skins), recursively."""
+    names = {c.name for c in lock.components}
+    out: list[str] = []
+    todo = [name]
+    while todo:
+        n = todo.pop()
+        if n in out or n not in names:
+            continue
+        out.append(n)
+        req = lock.component(n).requires
+        for key in ("extensions", "skins"):
+            todo.extend(str(k) for k in (req.get(key) or {}))
+    return tuple(c.name for c in lock.components if c.name in out)
+
+
 def plan(lock_or_locks: Lock | Iterable[Lock], *, cores: Sequence[str] = (), php: Sequence[str] = (),
-         dbs: Sequence[str] = ("sqlite",)) -> list[Cell]:
+         dbs: Sequence[str] = ("sqlite",), isolate: bool = False) -> list[Cell]:
     """Cells for every lock x core x PHP x database, in a stable order (lock, core, PHP, database).
 
     ``cores`` empty: each lock's own core version. ``php`` empty: the PHP of each line's image.
+    ``isolate``: instead of one cell with the whole lock, one cell per component, loading only it and
+    what it requires, so that one broken component cannot hide how the others behave (ids end in
+    ``[NAME]``); declared compatibility is then judged per isolated set.
     """
     locks = [lock_or_locks] if isinstance(lock_or_locks, Lock) else list(lock_or_locks)
     if not locks:
@@ -120,27 +145,33 @@ def plan(lock_or_locks: Lock | Iterable[Lock], *, cores: Sequence[str] = (), php
                     cell_id = f"{lock.bundle}@{line}-php{p}-{db}"
                     if len(locks) > 1:
                         cell_id = f"{lock.bundle}.{digest[:8]}@{line}-php{p}-{db}"
-                    if cell_id in seen:
-                        continue
-                    seen.add(cell_id)
-                    status: CellStatus = "planned"
-                    reasons: list[Reason] = []
-                    if image_php is None or p != image_php:
-                        status = "skipped-unavailable"
-                        offer = f"PHP {image_php}" if image_php else "no image at all"
-                        reasons.append(Reason(code="no-image", message=(
-                            f"no core image runs MediaWiki {line} with PHP {p} (the {line} image offers {offer}; "
-                            f"lines with images: {', '.join(sorted(LINE_PHP))})")))
-                    else:
-                        for comp in lock.components:
-                            reasons.extend(component_reasons(comp, core=core, php=p))
-                        if reasons:
-                            status = "skipped-incompatible"
-                    cells.append(Cell(id=cell_id, bundle=lock.bundle, core_line=line, core=core, php=p,
-                                      db=db,  # type: ignore[arg-type]
-                                      lock_digest=digest, components=names, status=status, reasons=tuple(reasons),
-                                      primary=(line == lock.core_line and p == image_php and db == "sqlite"),
-                                      lock=lock))
+                    groups = [(f"{cell_id}[{c.name}]", closure(lock, c.name)) for c in lock.components
+                              if c.load] if isolate else [(cell_id, ())]
+                    for gid, only in groups:
+                        if gid in seen:
+                            continue
+                        seen.add(gid)
+                        status: CellStatus = "planned"
+                        reasons: list[Reason] = []
+                        if image_php is None or p != image_php:
+                            status = "skipped-unavailable"
+                            offer = f"PHP {image_php}" if image_php else "no image at all"
+                            reasons.append(Reason(code="no-image", message=(
+                                f"no core image runs MediaWiki {line} with PHP {p} (the {line} image offers {offer}; "
+                                f"lines with images: {', '.join(sorted(LINE_PHP))})")))
+                        else:
+                            for comp in lock.components:
+                                if not only or comp.name in only:
+                                    reasons.extend(component_reasons(comp, core=core, php=p))
+                            if reasons:
+                                status = "skipped-incompatible"
+                        cells.append(Cell(id=gid, bundle=lock.bundle, core_line=line, core=core, php=p,
+                                          db=db,  # type: ignore[arg-type]
+                                          lock_digest=digest, components=only or names, status=status,
+                                          reasons=tuple(reasons), only=only,
+                                          primary=(line == lock.core_line and p == image_php and db == "sqlite"
+                                                   and not only),
+                                          lock=lock))
     return cells
 
 

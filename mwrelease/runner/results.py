@@ -10,6 +10,7 @@ Results JSON::
                 "core_line": "1.43", "core": "1.43.9", "php": "8.4", "db": "sqlite", "primary": true,
                 "status": "passed" | "failed" | "error" | "skipped-incompatible" | "skipped-unavailable",
                 "reasons": [{"code", "message"}],            # why a cell was skipped
+                "components": ["Cite", …],                   # loaded here (isolated cells "…[Cite]": a subset)
                 "image": "mwrelease/core:1.43-debian-…", "mediawiki_version": "1.43.5", "php_version": "8.4.24",
                 "duration": 81.2, "timings": {"container": 0.4, "install": 9.1, "update": 30.2, "checks": 20.0},
                 "warm": true,                                # reused an installed-database snapshot
@@ -97,12 +98,14 @@ class CellResult:
     duration: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     warm: bool = False
+    components: tuple[str, ...] = ()  # the components the cell loaded (a subset in isolated cells)
 
     @classmethod
     def for_cell(cls, cell: Cell, checks: Sequence[CheckResult] = (), **kw: Any) -> CellResult:
         base = cls(id=cell.id, bundle=cell.bundle, lock_digest=cell.lock_digest, core_line=cell.core_line,
                    core=cell.core, php=cell.php, db=cell.db, primary=cell.primary,
-                   reasons=tuple(r.to_json() for r in cell.reasons), checks=tuple(checks), **kw)
+                   reasons=tuple(r.to_json() for r in cell.reasons), checks=tuple(checks),
+                   components=cell.components, **kw)
         if cell.status != "planned":
             return replace(base, status=cell.status)
         return replace(base, status=outcome(checks))
@@ -121,7 +124,8 @@ class CellResult:
                 "reasons": [dict(r) for r in self.reasons], "image": self.image,
                 "mediawiki_version": self.mediawiki_version, "php_version": self.php_version,
                 "duration": round(self.duration, 2), "timings": {k: round(v, 2) for k, v in self.timings.items()},
-                "warm": self.warm, "checks": [c.to_json() for c in self.checks]}
+                "warm": self.warm, "components": list(self.components),
+                "checks": [c.to_json() for c in self.checks]}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> CellResult:
@@ -130,7 +134,8 @@ class CellResult:
                    primary=bool(d.get("primary")), status=d["status"],
                    reasons=tuple(d.get("reasons", ())), checks=tuple(CheckResult.from_json(c) for c in d.get("checks", ())),
                    image=d.get("image"), mediawiki_version=d.get("mediawiki_version"), php_version=d.get("php_version"),
-                   duration=float(d.get("duration", 0)), timings=dict(d.get("timings", {})), warm=bool(d.get("warm")))
+                   duration=float(d.get("duration", 0)), timings=dict(d.get("timings", {})), warm=bool(d.get("warm")),
+                   components=tuple(d.get("components", ())))
 
 
 def outcome(checks: Iterable[CheckResult]) -> CellOutcome:

@@ -97,3 +97,19 @@ def test_plan_is_json_serialisable() -> None:
     (cell,) = plan(make_lock(comp("Cite")))
     data = json.loads(json.dumps(cell.to_json()))
     assert data["status"] == "planned" and data["lock_sha256"] == cell.lock_digest
+
+
+def test_isolate_one_cell_per_component_with_its_requirements() -> None:
+    lock = make_lock(comp("Echo"), comp("Thanks", {"MediaWiki": ">= 1.39", "extensions": {"Echo": "*"}}),
+                     comp("Vector", kind="skin"))
+    cells = plan(lock, isolate=True)
+    assert [(c.id, c.only) for c in cells] == [
+        ("b@1.39-php8.2-sqlite[Echo]", ("Echo",)),
+        ("b@1.39-php8.2-sqlite[Thanks]", ("Echo", "Thanks")),
+        ("b@1.39-php8.2-sqlite[Vector]", ("Vector",)),
+    ]
+    assert [c.name for c in cells[1].loaded] == ["Echo", "Thanks"] and cells[1].components == ("Echo", "Thanks")
+    assert not any(c.primary for c in cells)
+    # declared compatibility is judged on the isolated set only
+    lock2 = make_lock(comp("Old", {"MediaWiki": "< 1.40"}), comp("New", {"MediaWiki": ">= 1.39"}))
+    assert [c.status for c in plan(lock2, cores=["1.43"], isolate=True)] == ["skipped-incompatible", "planned"]
