@@ -224,8 +224,18 @@ class Container:
                 m.name = str(PurePosixPath(*parts[1:]))
                 members.append(m)
             # 'tar' filter: refuses paths outside dest but keeps absolute symlinks (Debian's tree has
-            # links into /etc/mediawiki and /var/lib/mediawiki).
-            tar.extractall(dest, members=members, filter="tar")
+            # links into /etc/mediawiki and /var/lib/mediawiki). Pythons without extraction filters
+            # (bookworm's 3.11.2) get the same path check by hand.
+            if hasattr(tarfile, "tar_filter"):
+                tar.extractall(dest, members=members, filter="tar")
+            else:
+                root = dest.resolve()
+                for m in members:
+                    target = (root / m.name).resolve()
+                    if (m.name.startswith("/") or ".." in PurePosixPath(m.name).parts
+                            or not target.is_relative_to(root)):
+                        raise EngineError(f"Refusing to unpack {m.name!r} from {self.name}:{path} outside {dest}.")
+                tar.extractall(dest, members=members)
         return dest
 
     def _put_archive(self, dest_dir: str, data: bytes) -> None:
