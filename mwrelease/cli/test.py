@@ -87,9 +87,24 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
         out = []
         for r in results:
             out.append(f"{r.status:<20} {r.id}  {r.duration:.0f} s" + (" (warm)" if r.warm else ""))
+            # A component that breaks a shared service (ResourceLoader, the skin) fails many checks of
+            # other components: show those grouped under the culprit instead of one line each.
+            collateral: dict[str, list[str]] = {}
+            shown = 0
             for c in r.failed_required:
+                if c.component and c.blame and c.component not in c.blame:
+                    collateral.setdefault(", ".join(c.blame), []).append(c.name)
+                    continue
+                shown += 1
+                if shown > 12:
+                    continue
                 blame = f" [{', '.join(c.blame)}]" if c.blame else ""
                 out.append(f"    {c.status:<7} {c.name}{blame}: {c.message[:200]}")
+            if shown > 12:
+                out.append(f"    ... and {shown - 12} more failed checks (see the results file)")
+            for culprit, names in collateral.items():
+                out.append(f"    {len(names)} more check(s) of other components failed because of {culprit}: "
+                           + ", ".join(names[:4]) + (" ..." if len(names) > 4 else ""))
             for reason in r.reasons[:3]:
                 out.append(f"    {reason.get('message', '')}")
             if len(r.reasons) > 3:
