@@ -20,7 +20,7 @@ from mwrelease.release.manifest import FileEntry
 
 _HAS_FILTERS = hasattr(tarfile, "data_filter")
 
-# Fixed metadata so that the same tree always gives the same bytes (reproducible artifacts).
+# Fixed metadata (owner, directory mtimes, gzip header) so that the same tree gives the same bytes.
 _MTIME = 1_700_000_000
 
 
@@ -34,7 +34,11 @@ def write_tarball(out: Path, root: Path, prefix: str, entries: Iterable[FileEntr
         for e in entries:
             _add_parents(tar, prefix, e.path, dirs_done)
             info = tarfile.TarInfo(prefix + e.path)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = _MTIME, 0, 0, "root", "root"
+            # Files keep their own mtimes, as upstream tarballs do: MediaWiki's localisation cache decides
+            # freshness by the mtimes of languages/messages/*.php, so one fixed mtime for every release made
+            # a 1.43 tree reuse 1.39's cache ("invalid magic word 'formal'"; found by the end-to-end test).
+            mtime = int(os.lstat(root / e.path).st_mtime)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "root", "root"
             if e.link is not None:
                 info.type, info.linkname, info.mode = tarfile.SYMTYPE, e.link, 0o777
                 tar.addfile(info)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,11 +110,3 @@ def cli_check(facts: dict[str, Any], *, expect_version: str, expect_extensions: 
 def _excerpt(text: str, n: int = 300) -> str:
     t = " ".join(text.split())
     return t[:n] + ("…" if len(t) > n else "")
-
-
-def url_join(base: str, path: str) -> str:
-    return urllib.parse.urljoin(base.rstrip("/") + "/", path)
-
-
-def dumps(h: Health) -> str:
-    return json.dumps(h.to_json())

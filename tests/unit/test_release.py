@@ -241,3 +241,14 @@ def test_unpack_without_tarfile_filters(tmp_path: Path, monkeypatch: pytest.Monk
     bad = _tar_with(tmp_path, _file("mediawiki-1.43.5/index.php"), _link("mediawiki-1.43.5/x", "../../etc/passwd"))
     with pytest.raises(IntegrityError):
         safe_extract(bad, tmp_path / "y", "mediawiki-1.43.5/")
+
+
+def test_tarball_keeps_file_mtimes(tmp_path: Path) -> None:
+    """MediaWiki's localisation cache is invalidated by message file mtimes: a release must keep them."""
+    core = make_core(tmp_path / "core", "1.43.5")
+    os.utime(core / "index.php", (1_600_000_000, 1_600_000_000))
+    (full,) = build_release(make_lock("1.43.5"), core, tmp_path / "out")
+    with tarfile.open(full.tarball) as tar:
+        assert tar.getmember("mediawiki-1.43.5/index.php").mtime == 1_600_000_000
+    unpack_verified(full.tarball, full.manifest, tmp_path / "x")
+    assert int((tmp_path / "x/index.php").stat().st_mtime) == 1_600_000_000
