@@ -84,7 +84,9 @@ class _Run:
 
     @property
     def blamer(self) -> Blamer:
-        return Blamer(self.cell.components, self.manifests)
+        loaded = self.cell.loaded
+        default = loaded[0].name if self.cell.only and len(loaded) == 1 else None
+        return Blamer(self.cell.components, self.manifests, default)
 
     def add(self, r: CheckResult) -> None:
         self.checks.append(r)
@@ -232,7 +234,8 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
             assert container is not None and wiki is not None
             cstart = time.monotonic()
             ctx = CheckContext(container=container, wiki=wiki, lock=cell.lock, timeout=options.request_timeout,
-                               names=frozenset(cell.components), components=cell.loaded)
+                               names=frozenset(cell.components), components=cell.loaded,
+                               default_blame=run.blamer.default)
             ctx.manifests = run.manifests
             run_checks(ctx, on_check=run.add)
             run.timings["checks"] = time.monotonic() - cstart

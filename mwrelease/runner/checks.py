@@ -81,6 +81,7 @@ class Manifest:
     modules: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()   # AutoloadNamespaces prefixes ("MediaWiki\\Minerva\\")
     classes: tuple[str, ...] = ()      # AutoloadClasses names
+    referenced: tuple[str, ...] = ()   # every "class" value in the manifest (module classes, handlers)
     error: str | None = None
 
 
@@ -94,9 +95,11 @@ class CheckContext:
     names: frozenset[str] = frozenset()
     components: tuple[LockedComponent, ...] | None = None  # what the cell loads (default: the lock's)
 
+    default_blame: str | None = None
+
     @property
     def blamer(self) -> Blamer:
-        return Blamer(self.names, self.manifests)
+        return Blamer(self.names, self.manifests, self.default_blame)
 
     def loaded(self) -> list[LockedComponent]:
         if self.components is not None:
@@ -112,15 +115,23 @@ class Blamer:
     AutoloadClasses of its extension.json); MediaWiki's ``[Called from Class::method]``; any path.
     """
 
-    def __init__(self, names: Iterable[str], manifests: Mapping[str, Manifest] | None = None) -> None:
+    def __init__(self, names: Iterable[str], manifests: Mapping[str, Manifest] | None = None,
+                 default: str | None = None) -> None:
         self.names = frozenset(names)
         prefixes: list[tuple[str, str]] = []
         classes: dict[str, str] = {}
+        referenced: dict[str, str] = {}
+        modules: dict[str, str] = {}
         for m in (manifests or {}).values():
             prefixes += [(ns.strip("\\") + "\\", m.name) for ns in m.namespaces]
             classes.update({c.lstrip("\\"): m.name for c in m.classes})
+            referenced.update({c: m.name for c in m.referenced})
+            modules.update({mod: m.name for mod in m.modules})
         self.prefixes = sorted(prefixes, key=lambda p: -len(p[0]))
         self.classes = classes
+        self.referenced = referenced
+        self.modules = modules
+        self.default = default  # an isolated cell with one component: whatever breaks is its doing
 
     def _path(self, text: str) -> str | None:
         m = re.search(r"/(?:extensions|extensions-core|skins)/([^/\s'\"():]+)/", text)
@@ -136,6 +147,20 @@ class Blamer:
         return None
 
     def culprit(self, text: str) -> str | None:
+        hit = self.precise(text)
+        return hit if hit else (self.default if self.default and _looks_bad(text) else None)
+
+    def precise(self, text: str) -> str | None:
+        """The culprit the text itself names (no isolated-cell default)."""
+        # A class the manifest names that no longer exists (a removed core alias such as
+        # ResourceLoaderSkinModule): the error is raised in core, the mistake is the manifest's.
+        for m in re.finditer(r'Class "\\?([^"]+)" not found', text.replace("&quot;", '"')):
+            if m.group(1) in self.referenced:
+                return self.referenced[m.group(1)]
+        # A module's own file failing (LESS import, missing file): "… in ext.foo.styles.less"
+        for m in re.finditer(r"(?:modules=|in |`)([A-Za-z][\w.-]*?)(?:\.less|\.js|\.css|&|\s|$)", text):
+            if m.group(1) in self.modules:
+                return self.modules[m.group(1)]
         for m in re.finditer(r"(?:\bin|\bfrom|thrown in) (/\S+?)(?:\(\d+\)| on line|:\d+)", text):
             hit = self._path(m.group(1))
             if hit:
@@ -152,6 +177,10 @@ class Blamer:
 
     def culprits(self, entries: Iterable[str]) -> list[str]:
         return sorted({c for c in (self.culprit(e) for e in entries) if c})
+
+
+def _looks_bad(text: str) -> bool:
+    return bool(text.strip())
 
 
 def timed(name: str, fn: Callable[[], tuple[CheckStatus, str, str]], *, required: bool = True,
@@ -183,6 +212,16 @@ def blame_in(text: str, names: Iterable[str]) -> set[str]:
 # --- reading the container ------------------------------------------------------------------
 
 MANIFEST_PHP = r"""<?php
+function mwr_classes($node) {
+    $found = [];
+    if (is_array($node)) {
+        foreach ($node as $k => $v) {
+            if ($k === 'class' && is_string($v)) { $found[] = ltrim($v, '\\'); }
+            $found = array_merge($found, mwr_classes($v));
+        }
+    }
+    return array_values(array_unique($found));
+}
 $ip = $argv[1]; $out = [];
 for ($i = 2; $i + 1 < $argc; $i += 2) {
     [$name, $kind] = [$argv[$i], $argv[$i + 1]];
@@ -193,7 +232,8 @@ for ($i = 2; $i + 1 < $argc; $i += 2) {
     $out[$name] = ['present' => true, 'name' => $data['name'] ?? $name, 'version' => $data['version'] ?? null,
                    'modules' => array_keys($data['ResourceModules'] ?? []),
                    'namespaces' => array_keys($data['AutoloadNamespaces'] ?? []),
-                   'classes' => array_keys($data['AutoloadClasses'] ?? [])];
+                   'classes' => array_keys($data['AutoloadClasses'] ?? []),
+                   'referenced' => mwr_classes($data)];
 }
 echo json_encode($out, JSON_UNESCAPED_SLASHES);
 """
@@ -214,7 +254,8 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
                                version=None if d.get("version") is None else str(d["version"]),
                                modules=tuple(str(m) for m in d.get("modules") or ()),
                                namespaces=tuple(str(m) for m in d.get("namespaces") or ()),
-                               classes=tuple(str(m) for m in d.get("classes") or ()), error=d.get("error"))
+                               classes=tuple(str(m) for m in d.get("classes") or ()),
+                               referenced=tuple(str(m) for m in d.get("referenced") or ()), error=d.get("error"))
     return out
 
 
@@ -445,14 +486,15 @@ def php_error_checks(entries: Sequence[LogEntry], blamer: Blamer, *, duration: f
     fatal = [e for e in entries if e.level == "fatal"]
     warn = [e for e in entries if e.level == "warning"]
     dep = [e for e in entries if e.level == "deprecated"]
-    bundle_warn = [e for e in warn if blamer.culprit(e.text)]
-    core_warn = [e for e in warn if not blamer.culprit(e.text)]
+    # Warnings need a precise culprit: core warns on its own too, even in a one-extension cell.
+    bundle_warn = [e for e in warn if blamer.precise(e.text)]
+    core_warn = [e for e in warn if not blamer.precise(e.text)]
 
     def render(es: Sequence[LogEntry]) -> str:
         return "\n".join(f"[{e.file}] {e.text}" for e in _dedupe(es))
 
     bad = fatal + bundle_warn
-    blame = blamer.culprits(e.text for e in bad)
+    blame = sorted(set(blamer.culprits(e.text for e in fatal)) | set(blamer.culprits(e.text for e in bundle_warn)))
     if bad:
         kinds = []
         if fatal:
@@ -470,7 +512,7 @@ def php_error_checks(entries: Sequence[LogEntry], blamer: Blamer, *, duration: f
                        status="failed" if core_warn else "passed",
                        message=f"{len(core_warn)} warning(s) not from a bundle component" if core_warn else "none",
                        log=excerpt(render(core_warn)))
-    dep_blame = blamer.culprits(e.text for e in dep)
+    dep_blame = sorted({c for c in (blamer.precise(e.text) for e in dep) if c})
     deprecations = CheckResult(name="php-deprecations", required=False, status="failed" if dep else "passed",
                                message=(f"{len(_dedupe(dep))} distinct deprecation notice(s)"
                                         + (f" ({', '.join(dep_blame)})" if dep_blame else "")) if dep else "none",

@@ -67,3 +67,24 @@ def test_resourceloader_problem_detection() -> None:
     assert rl_problem('mw.loader.state({"ext.a":"error","ext.b":"ready"});') is not None
     assert rl_problem("/*\n[abc] Exception: boom\n*/\nmw.loader.state({});") is not None
     assert rl_problem("/* a licence comment */\nvar x;") is None
+
+
+def test_blame_removed_class_and_module_files() -> None:
+    manifests = {
+        "MonoBook": Manifest(name="MonoBook", kind="skin", present=True, referenced=("ResourceLoaderSkinModule",)),
+        "InputBox": Manifest(name="InputBox", kind="extension", present=True, modules=("ext.inputBox.styles",)),
+    }
+    b = Blamer(("MonoBook", "InputBox"), manifests)
+    assert b.culprit('[x] /load.php?modules=startup   Error: Class "ResourceLoaderSkinModule" not found\n'
+                     "#0 /usr/share/mediawiki/includes/ResourceLoader/ResourceLoader.php(452): X->getModule()") == "MonoBook"
+    assert b.culprit("Less_Exception_Parser: File `mediawiki.ui/variables.less` not found. in ext.inputBox.styles.less "
+                     "on line 3") == "InputBox"
+    assert b.culprit("Class &quot;ResourceLoaderSkinModule&quot; not found") == "MonoBook"  # from HTML pages
+
+
+def test_isolated_default_blame_is_not_used_for_warnings() -> None:
+    b = Blamer(("Poem",), {}, default="Poem")
+    assert b.culprit("Error: something in core") == "Poem"
+    entries = log_entries({PHP_ERROR_LOG: "[x] PHP Warning:  core thing in /usr/share/mediawiki/includes/a.php on line 1\n"})
+    main, core, _ = php_error_checks(entries, b)
+    assert main.status == "passed" and core.status == "failed"
