@@ -178,6 +178,8 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.begin("readonly")
         _fault("readonly")
         readonly_on(inst.tree, f"This wiki is being upgraded to MediaWiki {stop.version}; editing is back in a few minutes.")
+        # opcache may serve the old LocalSettings.php (always, with opcache.validate_timestamps=0): reload.
+        reload_server(opts.reload_command, log)
         t_ro = time.monotonic()
         j.data["read_only_since"] = now()
         j.done("readonly")
@@ -237,6 +239,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.begin("live")
         _fault("live")
         readonly_off(wiki.resolve())
+        reload_server(opts.reload_command, log)
         ro_seconds = time.monotonic() - t_ro
         total = time.monotonic() - t_start
         j.done("live")
@@ -538,10 +541,6 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     if j.reached("switch"):
         say("  " + switch_back(j, wiki))
         j.mark("switch", "undone")
-        try:
-            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log")
-        except UpgradeError as exc:
-            say(f"  warning: {exc.message}")
     if j.reached("update") or j.reached("stage"):
         bdir = Path(j.path_of("backup") or "")
         info_path = bdir / "backup.json"
@@ -556,6 +555,11 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     if j.reached("readonly"):
         readonly_off(wiki.resolve() if wiki.exists() else old_tree)
         say("  read-only mode is off")
+    if j.reached("readonly") or j.reached("switch"):
+        try:
+            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log")
+        except UpgradeError as exc:
+            say(f"  warning: {exc.message}")
     new_tree = j.path_of("new_tree")
     if new_tree and Path(new_tree).exists() and Path(new_tree).resolve() != wiki.resolve():
         shutil.rmtree(new_tree, ignore_errors=True)
@@ -611,6 +615,7 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
     try:
         j.begin("readonly")
         readonly_on(inst.tree, "This wiki is being rolled back to its previous MediaWiki release.")
+        reload_server(reload_command, log)
         j.done("readonly")
         j.begin("switch")
         if last["layout"] == "symlink":
