@@ -64,22 +64,33 @@ def render_seal_page(seals: list[Any], results: list[Any]) -> str:
         comps = {c["name"]: c for c in lock.get("components", [])}
         mine = sorted((cells[cid] for cid in s.cells if cid in cells),
                       key=lambda c: (c.core_line != s.core_line, c.core_line, not c.primary, c.db != "sqlite", c.db))
+        # Isolated cells ("…[Cite]") of one core/PHP/database share a column: each row shows its own cell.
+        columns: list[tuple[str, list[CellResult]]] = []
+        for c in mine:
+            key = f"{c.core_line}/{c.php}/{c.db}/{'iso' if '[' in c.id else 'all'}"
+            if columns and columns[-1][0] == key:
+                columns[-1][1].append(c)
+            else:
+                columns.append((key, [c]))
         parts.append(f"<h2>{escape(s.bundle)} &nbsp;{badge_svg('bundle', s.verdict)}</h2>")
         parts.append(f"<div class=meta>lock sha256 <code>{s.lock_sha256[:16]}…</code> · core {escape(s.core_version)}"
                      f" · databases {', '.join(s.databases)} · "
                      + ", ".join(f"{n} {k}" for k, n in s.counts().items() if n)
                      + (f"<br>{escape('; '.join(s.reasons))}" if s.reasons else "") + "</div>")
         parts.append("<table><thead><tr><th>component</th><th>verdict</th>")
-        for c in mine:
+        for key, group in columns:
+            c = group[0]
             cls = "" if c.core_line == s.core_line else " class=other"
             version = c.mediawiki_version or f"core {c.core_line}"
+            iso = "<br><i>isolated</i>" if key.endswith("/iso") else ""
             parts.append(f"<th{cls} title='{escape(c.id)}'>{escape(version)}<br>PHP "
-                         f"{escape(c.php_version or c.php)}<br>{escape(c.db)}{' ★' if c.primary else ''}</th>")
+                         f"{escape(c.php_version or c.php)}<br>{escape(c.db)}{' ★' if c.primary else ''}{iso}</th>")
         parts.append("</tr></thead><tbody>")
         for v in s.components:
             parts.append(f"<tr><td class=name>{escape(v.name)} <small>{escape(v.ref or '')}</small></td>"
                          f"<td style='background:{COLOURS.get(v.verdict)};color:{_ink(v.verdict)}'>{v.verdict}</td>")
-            for c in mine:
+            for _, group in columns:
+                c = next((g for g in group if g.id.endswith(f"[{v.name}]")), group[0])
                 state, why = component_in_cell(c, v.name)
                 decl, dwhy = _declared(comps.get(v.name, {"name": v.name}), c.core, c.php)
                 tip = escape("; ".join(why + ([dwhy] if dwhy else [])))[:1500]
