@@ -80,7 +80,42 @@ def test_tarball_143_on_sqlite_passes(engine: Any, tmp_path: Path) -> None:
     ET.fromstring(junit_xml(Results(cells=(result,), locks=(lock_summary(cells[0]),))))
 
 
-def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any) -> None:
+def git_source(name: str, tmp: Path) -> LockedComponent:
+    """The fixture as a git repository (file://) pinned to a commit: exercises the git source type."""
+    import shutil
+    import subprocess
+
+    repo = tmp / f"{name}.git-work"
+    shutil.copytree(FIXTURES / name, repo)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org", "PATH": "/usr/bin:/bin"}
+    for cmd in (["git", "init", "-q", "-b", "REL1_43"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "fixture"]):
+        subprocess.run(cmd, cwd=repo, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True,
+                            env=env).stdout.strip()
+    base = fixture(name)
+    from dataclasses import replace
+
+    return replace(base, ref="REL1_43", ref_type="branch", commit=commit,
+                   source=Source(type="git", url=f"file://{repo}"))
+
+
+def tarball_source(name: str, tmp: Path) -> LockedComponent:
+    """The fixture as a .tar.gz with its sha256: exercises the tarball source type."""
+    import hashlib
+    import tarfile
+    from dataclasses import replace
+
+    path = tmp / f"{name}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(FIXTURES / name, arcname=name)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return replace(fixture(name), source=Source(type="tarball", url=str(path), sha256=digest))
+
+
+def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
     from mwrelease.runner.cell import CellOptions, run_cells
     from mwrelease.seal import seal
 
@@ -94,8 +129,10 @@ def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any) -> Non
         fixture_lock("hang", fixture("MwrFixtureHang")),
         fixture_lock("runtime", control,
                      fixture("MwrFixtureParserException", ("boom", "<mwrboom>x</mwrboom>", "x")),
-                     fixture("MwrFixtureWarning", ("quiet", "<mwrquiet>ok</mwrquiet>", "ok")),
-                     fixture("MwrFixtureWrongOutput", ("twice", "{{#mwrtwice:ab}}", "abab"))),
+                     replace(tarball_source("MwrFixtureWarning", tmp_path),
+                             smoke=(SmokeCheck(name="quiet", wikitext="<mwrquiet>ok</mwrquiet>", expect="ok"),)),
+                     replace(git_source("MwrFixtureWrongOutput", tmp_path),
+                             smoke=(SmokeCheck(name="twice", wikitext="{{#mwrtwice:ab}}", expect="abab"),))),
     ]
     cells = plan(locks)
     results = {r.bundle: r for r in run_cells(cells, engine, jobs=2,
@@ -115,6 +152,7 @@ def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any) -> Non
     assert "MwrFixtureHang: migrating" in hang.log
 
     rt = by_name(results["runtime"])
+    assert "MwrFixtureWrongOutput REL1_43@" in rt["place"].message  # checked out from git at the commit
     boom = rt["smoke:MwrFixtureParserException:boom"]
     assert boom.status == "failed" and boom.blame == ("MwrFixtureParserException",)
     assert "LogicException" in boom.log and "cannot render" in boom.log
