@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mwrelease.errors import EngineError, SourceError
+from mwrelease.errors import EngineError, MwreleaseError, SourceError
 from mwrelease.lock import LockedComponent
 from mwrelease.runner.checks import HARNESS_SETTINGS, Blamer, CheckContext, Manifest, read_manifests, run_checks
 from mwrelease.runner.engine import Container, Engine, ExecResult
@@ -99,13 +99,15 @@ class _Run:
             self.add(CheckResult(name=name, status="skipped", message=f"skipped: {self.failed} failed"))
             return False
         start = time.monotonic()
+        culprit: str | None = None
         try:
             status, message, text = fn()
-        except EngineError as exc:
-            status, message, text = "error", exc.message, "\n".join(exc.details)
+        except MwreleaseError as exc:  # engine trouble, an unreadable source, a checksum mismatch
+            status, message, text = "error", exc.message, "\n".join([*exc.details, exc.hint or ""]).strip()
+            culprit = getattr(exc, "component", None)
         duration = time.monotonic() - start
         self.timings[name] = self.timings.get(name, 0.0) + duration
-        hit = self.blamer.culprit(text + "\n" + message) if status != "passed" else None
+        hit = (culprit or self.blamer.culprit(text + "\n" + message)) if status != "passed" else None
         blame = (hit,) if hit else ()
         self.add(CheckResult(name=name, status=status, duration=duration, message=message, log=excerpt(text),
                              blame=blame))
@@ -184,7 +186,13 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
 
         def place() -> tuple[CheckStatus, str, str]:
             assert container is not None and wiki is not None
-            notes = [place_component(container, wiki.path, c, cell, Path(tmp)) for c in cell.loaded]
+            notes = []
+            for c in cell.loaded:
+                try:
+                    notes.append(place_component(container, wiki.path, c, cell, Path(tmp)))
+                except MwreleaseError as exc:
+                    exc.component = c.name  # type: ignore[attr-defined]  # read by _Run.step for the blame
+                    raise
             run.manifests = read_manifests(container, wiki, cell.loaded)
             missing = [m.name for m in run.manifests.values() if not m.present or m.error]
             if missing:
@@ -537,7 +545,7 @@ def run_cells(cells: list[Cell], engine: Engine, *, jobs: int = 1, options: Cell
                 cell = futures[fut]
                 try:
                     res = fut.result()
-                except EngineError as exc:
+                except MwreleaseError as exc:
                     res = CellResult.for_cell(cell, [CheckResult(name="engine", status="error", message=exc.message,
                                                                  log="\n".join(exc.details))])
                 out[cell.id] = res
