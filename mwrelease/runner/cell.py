@@ -379,9 +379,8 @@ def git_checkout(comp: LockedComponent, tmp: Path) -> Path:
                               hint=f"Check that {url} is reachable and has {want}.")
 
     git("clone", "--quiet", "--no-checkout", url, str(dest))
+    # The locked commit when the lock pinned one; else the ref (a branch: whatever it holds today).
     git("-c", "advice.detachedHead=false", "checkout", "--quiet", want, cwd=dest)
-    if comp.commit is None and comp.ref:
-        pass  # a branch ref without a commit: whatever the branch holds now (the lock did not pin it)
     shutil.rmtree(dest / ".git", ignore_errors=True)
     return dest
 
