@@ -524,8 +524,11 @@ def _dedupe(es: Sequence[LogEntry]) -> list[LogEntry]:
     seen: set[str] = set()
     out = []
     for e in es:
-        key = re.sub(r"^\[[^\]]*\]\s*", "", e.text.splitlines()[0])  # drop timestamps/request ids
-        key = re.sub(r"\[[0-9a-f]{24}\]", "", key)
+        first = e.text.splitlines()[0]
+        # The message itself, without timestamp, host, request id and URL (MediaWiki's log prefix).
+        m = re.search(r"(PHP (Deprecated|Warning|Notice|Fatal error|Parse error)|[\\\w]*(Error|Exception)\b).*", first)
+        key = m.group(0) if m else re.sub(r"^\[[^\]]*\]\s*", "", first)
+        key = re.sub(r"\s+", " ", re.sub(r"\[[0-9a-f]{24}\]", "", key))
         if key not in seen:
             seen.add(key)
             out.append(e)

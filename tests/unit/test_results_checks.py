@@ -88,3 +88,12 @@ def test_isolated_default_blame_is_not_used_for_warnings() -> None:
     entries = log_entries({PHP_ERROR_LOG: "[x] PHP Warning:  core thing in /usr/share/mediawiki/includes/a.php on line 1\n"})
     main, core, _ = php_error_checks(entries, b)
     assert main.status == "passed" and core.status == "failed"
+
+
+def test_dedupe_ignores_log_prefixes() -> None:
+    from mwrelease.runner.checks import LogEntry, _dedupe
+
+    es = [LogEntry(file="x", level="deprecated", text=f"2026-11-22 02:2{i} host my_wiki: [{i:024x}] /api.php?x={i}   "
+                   "PHP Deprecated: Use of A::b was deprecated") for i in range(3)]
+    es.append(LogEntry(file="y", level="deprecated", text="[22-Nov] PHP Deprecated:  Use of A::b was deprecated"))
+    assert len(_dedupe(es)) == 1
