@@ -157,6 +157,9 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
             art_manifest = manifest
         if art_manifest.core_version != stop.version or manifest.tree_sha256 != art_manifest.tree_sha256:
             raise IntegrityError(f"The manifests of {stop.version} in the channel disagree with each other.")
+        unpacked = sum(f.size for f in manifest.files)
+        check_space({dl: art.size, state / "backups": bk.database_size(inst.db) + 1_000_000,
+                     wiki.parent if inst.layout == "directory" else inst.tree.parent: unpacked})
         tick = progress(f"downloading {art.file}", art.size) if progress else None
         tarball = client.download(art, dl, progress=tick)
         j.done("download", f"{art.file} sha256 {art.sha256}")
@@ -275,6 +278,30 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
                                   "again.") from (exc if not isinstance(exc, KeyboardInterrupt) else None)
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
+
+
+SPACE_MARGIN = 1.2  # 20% beyond the estimate: filesystem overhead, logs, update.php's temporary tables
+
+
+def check_space(needs: dict[Path, int]) -> None:
+    """Refuse to start when a filesystem has less free space than the upgrade will write to it."""
+    by_dev: dict[int, tuple[Path, int]] = {}
+    for path, need in needs.items():
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        dev = os.stat(probe).st_dev
+        prev = by_dev.get(dev, (probe, 0))
+        by_dev[dev] = (prev[0], prev[1] + need)
+    short = []
+    for probe, need in by_dev.values():
+        free = shutil.disk_usage(probe).free
+        if free < need * SPACE_MARGIN:
+            short.append(f"{probe}: {free / 1e6:.0f} MB free, the upgrade needs about {need * SPACE_MARGIN / 1e6:.0f} MB")
+    if short:
+        raise UpgradeError("Not enough disk space to upgrade safely; nothing was changed.", details=short,
+                           hint="Free some space (old backups are in the state directory's backups/), or use "
+                                "--state-dir on a larger filesystem, then run the upgrade again.")
 
 
 def _describe(exc: BaseException) -> str:

@@ -41,6 +41,7 @@ def server() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def pristine(server: Any) -> dict[str, Any]:
+    server.reset()
     snap: dict[str, Any] = server.snapshot()
     assert snap["version"] == server.old_v
     assert len(snap["pages"]) >= 3 and sum(len(r) for r in snap["pages"].values()) >= 9
@@ -101,8 +102,8 @@ def test_upgrade_1_39_to_1_43_keeps_everything(server: Any, pristine: dict[str, 
 
 
 def test_update_php_failure_restores_old_version(server: Any) -> None:
-    server.reset(extra_settings="wfLoadExtension( 'MwrTestFailUpdate' );")
-    server.sh("cp -r /srv/fixtures/extensions/MwrTestFailUpdate /var/www/wiki/extensions/")
+    server.reset(extra_settings="wfLoadExtension( 'MwrTestFailUpdate' );",
+                 extension="/srv/fixtures/extensions/MwrTestFailUpdate")
     before = server.snapshot()
     r = server.upgrade()
     env = envelope(r)

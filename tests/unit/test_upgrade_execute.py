@@ -243,3 +243,15 @@ def test_failing_reload_command_rolls_back(wiki: Path, channel: Path) -> None:
     with pytest.raises(UpgradeError, match="'readonly'"):
         upgrade(opts(wiki, channel, reload_command="exit 7"), say=say, confirm=lambda p: True)
     assert_old_and_intact(wiki)
+
+
+def test_full_disk_is_refused_before_anything(wiki: Path, channel: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collections
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(UpgradeError, match="Not enough disk space") as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    assert "MB free" in exc.value.details[0]
+    monkeypatch.undo()
+    assert_old_and_intact(wiki)
