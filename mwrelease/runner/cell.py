@@ -220,7 +220,7 @@ def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions()
             # and rebuilds what changed, so a stale copy costs time, never correctness.
             t0 = time.monotonic()
             with tarfile.open(l10n) as tar, tempfile.TemporaryDirectory() as d:
-                tar.extractall(d, filter="data")
+                safe_extract(tar, Path(d))
                 container.put_tree(Path(d), L10N_DIR)
             run.timings["l10n-restore"] = time.monotonic() - t0
             warm = True
@@ -385,6 +385,26 @@ def git_checkout(comp: LockedComponent, tmp: Path) -> Path:
     return dest
 
 
+def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract refusing anything that would land outside ``dest`` (an extension tarball is untrusted).
+    Uses the 'data' filter where Python has extraction filters (3.11.4+; bookworm ships 3.11.2)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for m in tar.getmembers():
+        target = (dest / m.name).resolve()
+        if m.name.startswith("/") or not (target == root or root in target.parents):
+            raise SourceError(f"The archive member {m.name!r} would be written outside {dest}.")
+        if m.issym() or m.islnk():
+            link = (target.parent / m.linkname).resolve() if m.issym() else (dest / m.linkname).resolve()
+            if m.linkname.startswith("/") or not (link == root or root in link.parents):
+                raise SourceError(f"The archive link {m.name!r} -> {m.linkname!r} points outside {dest}.")
+        if m.isdev():
+            raise SourceError(f"The archive holds a device file {m.name!r}.")
+    tar.extractall(dest)
+
+
 def unpack_tarball(comp: LockedComponent, tmp: Path) -> Path:
     url = comp.source.url or comp.source.path
     if not url:
@@ -407,7 +427,7 @@ def unpack_tarball(comp: LockedComponent, tmp: Path) -> Path:
     dest = tmp / "tarball" / comp.name
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+        safe_extract(tar, dest)
     entries = list(dest.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
 
@@ -472,7 +492,7 @@ def _restore_snapshot(container: Container, path: Path) -> Any:
 
     with tempfile.TemporaryDirectory() as d:
         with tarfile.open(path) as tar:
-            tar.extractall(d, filter="data")
+            safe_extract(tar, Path(d))
         wiki = mw.Wiki(**json.loads((Path(d) / "wiki.json").read_text()))
         container.put_tree(Path(d) / "data", mw.SQLITE_DIR)
         directory, _, name = wiki.local_settings.rpartition("/")

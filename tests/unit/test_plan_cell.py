@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from mwrelease.lock import Lock, LockedComponent, Source
 from mwrelease.runner.cell import DB_CAP_DROP, _judge_maintenance, local_settings_text
 from mwrelease.runner.engine import ExecResult
@@ -45,3 +49,25 @@ def test_judge_maintenance() -> None:
 
 def test_database_container_keeps_only_what_servers_need() -> None:
     assert "SETUID" not in DB_CAP_DROP and "NET_RAW" in DB_CAP_DROP and "MKNOD" in DB_CAP_DROP
+
+
+def test_safe_extract_refuses_escapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import tarfile
+
+
+    from mwrelease.errors import SourceError
+    from mwrelease.runner import cell
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("../evil.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    for with_filters in (True, False):
+        if not with_filters:
+            monkeypatch.delattr(tarfile, "data_filter", raising=False)
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tar, pytest.raises((SourceError, tarfile.TarError)):
+            cell.safe_extract(tar, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
