@@ -83,28 +83,24 @@ def summary(rows: list[MatrixRow]) -> dict[str, dict[str, int]]:
 def results_index(result_files: Iterable[Path]) -> dict[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]:
     """(name, ref, core line) -> (tested status, detail) from results files of `mwrelease test`.
 
-    An extension is ``failed`` in a cell when a required check about it failed or its log blames it,
-    ``passed`` when the cell ran and nothing points at it, ``skipped`` when the cell was not run. Over
-    several cells of one line the worst wins (failed > passed > skipped).
+    Per cell, the seal's own judgement (``seal.component_in_cell``): ``failed`` when a required check
+    blames the extension, ``inconclusive`` when another component's failure hid it, ``passed``,
+    ``skipped``. Over several cells of one line the worst conclusive answer wins.
     """
     from mwrelease.runner.results import Results
+    from mwrelease.seal import component_in_cell
 
-    rank = {"skipped": 0, "passed": 1, "failed": 2}
+    rank = {"skipped": 0, "inconclusive": 1, "passed": 2, "failed": 3}
     index: dict[tuple[str, str | None, str], tuple[str, dict[str, Any]]] = {}
     for path in result_files:
         results = Results.load(path)
         components = {lk["sha256"]: lk.get("components", []) for lk in results.locks}
         for cell in results.cells:
             for comp in components.get(cell.lock_digest, []):
-                name = comp["name"]
-                if cell.skipped:
-                    status, bad = "skipped", []
-                else:
-                    bad = [c.name for c in cell.checks if c.required and c.bad and (c.component == name or name in c.blame)]
-                    status = "failed" if bad or cell.status == "error" else "passed"
-                key = (name, comp.get("ref"), cell.core_line)
-                old_status, detail = index.get(key, ("skipped", {"cells": [], "failed_checks": []}))
-                detail["cells"].append(cell.id)
-                detail["failed_checks"].extend(f"{cell.id}: {b}" for b in bad)
-                index[key] = (status if rank[status] > rank[old_status] else old_status, detail)
-    return {k: (s, d) for k, (s, d) in index.items()}
+                status, why = component_in_cell(cell, comp["name"])
+                key = (comp["name"], comp.get("ref"), cell.core_line)
+                old, detail = index.get(key, ("skipped", {"cells": {}, "why": []}))
+                detail["cells"][cell.id] = status
+                detail["why"].extend(f"{cell.id}: {w}" for w in why if status == "failed")
+                index[key] = (status if rank[status] > rank[old] else old, detail)
+    return dict(index)

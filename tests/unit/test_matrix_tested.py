@@ -18,11 +18,12 @@ def results_file(tmp_path: Path) -> Path:
             "locks": [{"bundle": "cross", "sha256": "abc", "core_version": "1.43.9", "core_line": "1.43", "components": comps}],
             "cells": [{"id": "cross@1.43-php8.4-sqlite", "bundle": "cross", "lock_sha256": "abc", "core_line": "1.43",
                        "core": "1.43.9", "php": "8.4", "db": "sqlite", "primary": True, "status": "failed", "reasons": [],
-                       "checks": [{**check, "name": "siteinfo", "status": "passed", "component": None},
-                                  {**check, "name": "smoke:Poem:poem", "status": "failed", "component": "Poem"},
+                       "checks": [{**check, "name": "siteinfo:extensions", "status": "passed", "component": None},
+                                  {**check, "name": "smoke:Poem:poem", "status": "failed", "component": "Poem", "blame": ["Poem"]},
                                   {**check, "name": "php-log", "status": "failed", "component": None, "blame": ["Math"]}]},
                       {"id": "cross@1.39-php8.2-sqlite", "bundle": "cross", "lock_sha256": "abc", "core_line": "1.39",
-                       "core": "1.39.17", "php": "8.2", "db": "sqlite", "status": "passed", "reasons": [], "checks": []}]}
+                       "core": "1.39.17", "php": "8.2", "db": "sqlite", "status": "passed", "reasons": [],
+                       "checks": [{**check, "name": "php-errors", "status": "passed", "component": None}]}]}
     path = tmp_path / "results.json"
     path.write_text(json.dumps(data))
     return path
@@ -34,7 +35,7 @@ def test_tested_status_per_extension(tmp_path: Path) -> None:
     assert index[("Poem", "REL1_39", "1.43")][0] == "failed"
     assert index[("Math", "REL1_39", "1.43")][0] == "failed"  # blamed by the PHP log check
     assert index[("Math", "REL1_39", "1.39")][0] == "passed"
-    assert "smoke:Poem:poem" in index[("Poem", "REL1_39", "1.43")][1]["failed_checks"][0]
+    assert "smoke:Poem:poem" in index[("Poem", "REL1_39", "1.43")][1]["why"][0]
 
 
 def test_matrix_declared_and_tested(tmp_path: Path) -> None:
