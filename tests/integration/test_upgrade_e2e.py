@@ -19,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgra
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
+def _server(db: str) -> Iterator[Any]:
     from mwrelease.errors import EngineError
 
     try:
@@ -31,12 +30,17 @@ def server() -> Iterator[Any]:
         pytest.skip(f"no container engine: {exc.message}")
     import harness
 
-    for image in (harness.OLD_IMAGE, harness.NEW_IMAGE):
+    for image in (harness.OLD_IMAGE, harness.NEW_IMAGE) + ((harness.DB_IMAGE,) if db == "mariadb" else ()):
         if engine.image(image) is None:
             pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh)")
     channel, old_v, new_v = harness.build_artifacts(engine)
     wheelhouse = harness.build_wheelhouse()
-    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v)
+    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, db=db)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    yield from _server("sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +152,43 @@ def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[s
     assert rb.exit_code == 0, rb.output[-3000:]
     assert envelope(rb)["data"]["stopped_at"] == ("switch" if step.startswith("switch") else step)
     assert_unchanged(server, pristine)
+
+
+def test_full_disk_is_refused(server: Any, pristine: dict[str, Any]) -> None:
+    server.reset()
+    r = server.upgrade("--state-dir", "/mnt/tiny")  # a 32 MB tmpfs: the download alone is 71 MB
+    assert r.exit_code == 9, r.output[-3000:]
+    assert "Not enough disk space" in envelope(r)["errors"][0]["message"]
+    assert_unchanged(server, pristine)
+
+
+# --- MariaDB: the same upgrade, and update.php failing (restore from mariadb-dump) ----------------
+
+@pytest.fixture(scope="module")
+def maria() -> Iterator[Any]:
+    yield from _server("mariadb")
+
+
+def test_mariadb_upgrade_and_update_failure(maria: Any) -> None:
+    maria.reset()
+    before = maria.snapshot()
+    assert before["version"] == maria.old_v
+    maria.reset(extra_settings="wfLoadExtension( 'MwrTestFailUpdate' );",
+                extension="/srv/fixtures/extensions/MwrTestFailUpdate")
+    before_fail = maria.snapshot()
+    r = maria.upgrade()
+    assert r.exit_code == 9, r.output[-3000:]
+    err = envelope(r)["errors"][0]
+    assert any("schema update failed on purpose" in d for d in err["details"]), r.output[-5000:]
+    assert_unchanged(maria, before_fail)
+    maria.reset()
+    r = maria.upgrade()
+    assert r.exit_code == 0, r.output[-4000:]
+    stop = envelope(r)["data"]["stops"][0]
+    print(f"\nMariaDB upgrade {maria.old_v} -> {maria.new_v}: read-only {stop['read_only_seconds']} s, total "
+          f"{stop['total_seconds']} s")
+    after = maria.snapshot()
+    assert after["version"] == maria.new_v and not after["readonly"]
+    for key in ("pages", "users", "files", "rendered"):
+        assert after[key] == before[key], key
+    assert "MwrTestKeep" in after["extensions"]

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mwrelease.cli import cli
+from tests.unit.test_release import make_core, make_lock
+
+
+def test_release_build_and_channel_publish_cli(tmp_path: Path) -> None:
+    lock_path = tmp_path / "tarball-1.43.lock"
+    make_lock("1.43.5").dump(lock_path)
+    core = make_core(tmp_path / "core", "1.43.5")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["release", "build", str(lock_path), "--core-tree", str(core), "-o", str(tmp_path / "out"),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    tarball = data["data"]["artifacts"][0]["tarball"]
+    r = runner.invoke(cli, ["channel", "publish", tarball, "--channel", str(tmp_path / "ch"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["data"]["line"] == "1.43-lts"
+    r = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch")])
+    assert r.exit_code == 0 and "1.43.5" in r.stdout
+
+
+def test_release_build_version_mismatch_exit_code(tmp_path: Path) -> None:
+    lock_path = tmp_path / "l.lock"
+    make_lock("1.43.6").dump(lock_path)
+    core = make_core(tmp_path / "core", "1.43.5")
+    r = CliRunner().invoke(cli, ["release", "build", str(lock_path), "--core-tree", str(core), "-o",
+                                 str(tmp_path / "out"), "--json"])
+    assert r.exit_code == 3
+    assert json.loads(r.stdout)["errors"][0]["kind"] == "config"
