@@ -77,7 +77,9 @@ else
     else
         log "starting dockerd (log: $DOCKERD_LOG)"
         # No bridge and no iptables: containers get --network none (tests) or host (builds).
-        $SUDO bash -c "nohup dockerd --bridge=none --iptables=false >>'$DOCKERD_LOG' 2>&1 &"
+        # setsid: its own session, so that a Ctrl-C or killpg of whoever ran this script does not take the
+        # daemon down with it. 9>&-: the daemon must not inherit the lock, or it holds it as long as it runs.
+        $SUDO bash -c "setsid nohup dockerd --bridge=none --iptables=false >>'$DOCKERD_LOG' 2>&1 9>&- &"
     fi
     for _ in $(seq 1 60); do
         $DOCKER info >/dev/null 2>&1 && break
