@@ -152,8 +152,9 @@ def _client(*names: str) -> str:
 def _mysql_args(db: Database) -> list[str]:
     host, _, port = db.server.partition(":")
     args = [f"--host={host or 'localhost'}", f"--user={db.user}"]
-    if port or db.port:
-        args.append(f"--port={port or db.port}")
+    # MediaWiki reads a MySQL port only from $wgDBserver ("host:port"); $wgDBport (default 5432) is PostgreSQL's.
+    if port:
+        args.append(f"--port={port}")
     return args
 
 

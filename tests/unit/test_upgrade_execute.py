@@ -255,3 +255,13 @@ def test_full_disk_is_refused_before_anything(wiki: Path, channel: Path, monkeyp
     assert "MB free" in exc.value.details[0]
     monkeypatch.undo()
     assert_old_and_intact(wiki)
+
+
+def test_mysql_client_arguments_ignore_wgdbport() -> None:
+    from mwrelease.upgrade.backup import _mysql_args
+    from mwrelease.upgrade.inspect import Database
+
+    assert _mysql_args(Database(type="mysql", name="w", server="127.0.0.1", user="u", port="5432")) == \
+        ["--host=127.0.0.1", "--user=u"]
+    assert _mysql_args(Database(type="mysql", name="w", server="db:3307", user="u")) == \
+        ["--host=db", "--user=u", "--port=3307"]
