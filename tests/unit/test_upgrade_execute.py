@@ -265,3 +265,37 @@ def test_mysql_client_arguments_ignore_wgdbport() -> None:
         ["--host=127.0.0.1", "--user=u"]
     assert _mysql_args(Database(type="mysql", name="w", server="db:3307", user="u")) == \
         ["--host=db", "--user=u", "--port=3307"]
+
+
+@pytest.fixture
+def linked_wiki(wiki: Path) -> Path:
+    """The symlink layout: /srv/www/wiki -> releases/mediawiki-1.39.1."""
+    releases = wiki.parent / "releases"
+    releases.mkdir()
+    real = releases / "mediawiki-1.39.1"
+    wiki.rename(real)
+    wiki.symlink_to(real)
+    return wiki
+
+
+def test_symlink_layout_upgrade_and_rollback(linked_wiki: Path, channel: Path) -> None:
+    upgrade(opts(linked_wiki, channel), say=say, confirm=lambda p: True)
+    assert linked_wiki.is_symlink()
+    assert os.readlink(linked_wiki) == str(linked_wiki.parent / "releases" / "mediawiki-1.43.1")
+    assert inspect_wiki(linked_wiki).core_version == "1.43.1" and schema(linked_wiki) == ["1.43.1"]
+    assert (linked_wiki.parent / "releases" / "mediawiki-1.39.1" / "includes" / "Only1391.php").exists()
+    rollback(linked_wiki, state_dir=None, say=say, skip_http=True)
+    assert os.readlink(linked_wiki) == str(linked_wiki.parent / "releases" / "mediawiki-1.39.1")
+    assert_old_and_intact(linked_wiki)
+
+
+@pytest.mark.parametrize("step", ["switch", "health"])
+def test_symlink_layout_killed_after_switch(linked_wiki: Path, channel: Path, step: str) -> None:
+    r = _cli("upgrade", "--wiki", str(linked_wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+             "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": step})
+    assert r.returncode == -9
+    r = _cli("rollback", "--wiki", str(linked_wiki), "--no-http-check")
+    assert r.returncode == 0, r.stderr
+    assert os.readlink(linked_wiki).endswith("mediawiki-1.39.1")
+    assert_old_and_intact(linked_wiki)
+    assert not (linked_wiki.parent / "releases" / "mediawiki-1.43.1").exists()
