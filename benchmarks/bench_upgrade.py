@@ -47,6 +47,9 @@ def main() -> int:
     for server in harness.admin_server(engine, wheelhouse, channel, old_v, new_v, pages=args.pages):
         setup = time.monotonic() - t_setup
         count = server.sh("sqlite3 /var/www/data/wiki.sqlite 'SELECT COUNT(*) FROM page'").stdout.strip()
+        by_ns = server.sh("sqlite3 /var/www/data/wiki.sqlite "
+                          "'SELECT page_namespace, COUNT(*) FROM page GROUP BY page_namespace'").stdout.split()
+        revs = server.sh("sqlite3 /var/www/data/wiki.sqlite 'SELECT COUNT(*) FROM revision'").stdout.strip()
         db_size = server.sh("du -sh /var/www/data | cut -f1").stdout.strip()
         for _ in range(args.runs):
             server.reset()
@@ -68,8 +71,8 @@ def main() -> int:
             inner_update.append(stop["update_seconds"])
         break
     med = statistics.median
-    print(f"MediaWiki {old_v} -> {new_v}, SQLite, {count} pages ({db_size} database), {args.runs} run(s); "
-          f"setup {setup:.0f} s")
+    print(f"MediaWiki {old_v} -> {new_v}, SQLite, {count} pages (namespace|count: {' '.join(by_ns)}), {revs} "
+          f"revisions, {db_size} database; {args.runs} run(s); setup {setup:.0f} s")
     print(f"  update.php alone (run.php update --quick):   {med(floor):7.1f} s")
     print(f"  mwrelease upgrade, read-only window:          {med(windows):7.1f} s")
     print(f"    of which update.php inside the upgrade:     {med(inner_update):7.1f} s")
