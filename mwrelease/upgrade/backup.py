@@ -8,7 +8,6 @@ PostgreSQL: ``pg_dump -Fc``. Restores are the inverse, and replace the live data
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import UpgradeError
+from mwrelease.release.manifest import sha256_file
 from mwrelease.upgrade.inspect import Database
 
 BACKUP_FORMAT = "mwrelease.backup/1"
@@ -117,8 +117,7 @@ def images_manifest(upload_dir: Path) -> dict[str, Any]:
             for name in filenames:
                 p = Path(dirpath, name)
                 if p.is_file() and not p.is_symlink():
-                    h = hashlib.sha256(p.read_bytes()).hexdigest()
-                    files[os.path.normpath(os.path.join(rel_dir, name))] = [p.stat().st_size, h]
+                    files[os.path.normpath(os.path.join(rel_dir, name))] = [p.stat().st_size, sha256_file(p)]
     return {"format": "mwrelease.images/1", "dir": str(upload_dir), "files": files}
 
 

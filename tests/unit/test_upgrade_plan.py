@@ -130,4 +130,4 @@ def test_php_too_old_is_refused() -> None:
 def test_plan_json_shape() -> None:
     data = make_plan(inst("1.39.10"), IDX, MANIFESTS, line="1.43-lts", database_bytes=10_000_000).to_json()
     assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings"}
-    assert data["estimated_read_only_seconds"] > 30
+    assert data["estimated_read_only_seconds"] > 15
