@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
+from mwrelease.jsonfile import read_json
 
 LOCK_FORMAT = "mwrelease.lock/1"
 Kind = Literal["extension", "skin"]
@@ -132,13 +133,7 @@ class Lock:
 
     @classmethod
     def load(cls, path: Path) -> Lock:
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"Lock file {path} does not exist.") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"Lock file {path} is not valid JSON: {exc}.",
-                              hint="Regenerate it with `mwrelease resolve`.") from None
+        data = read_json(path, what="Lock file", hint="Create or regenerate it with `mwrelease resolve`.")
         return cls.from_json(data, origin=str(path))
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
+from mwrelease.jsonfile import read_json
 from mwrelease.runner.plan import Cell, canonical_json
 
 RESULTS_FORMAT = "mwrelease.results/1"
@@ -174,7 +175,7 @@ class Results:
     def from_json(cls, data: dict[str, Any], *, origin: str = "results") -> Results:
         if data.get("format") != RESULTS_FORMAT:
             raise ConfigError(f"{origin} is not an mwrelease results file (format {data.get('format')!r}, "
-                              f"expected {RESULTS_FORMAT!r}).", hint="Make one with `mwrelease test ... --json FILE`.")
+                              f"expected {RESULTS_FORMAT!r}).", hint="Make one with `mwrelease test ... --results FILE`.")
         try:
             return cls(cells=tuple(CellResult.from_json(c) for c in data["cells"]),
                        locks=tuple(data.get("locks", ())), started=data.get("started", ""),
@@ -184,12 +185,7 @@ class Results:
 
     @classmethod
     def load(cls, path: Path) -> Results:
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"Results file {path} does not exist.") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"Results file {path} is not valid JSON: {exc}.") from None
+        data = read_json(path, what="Results file", hint="Make one with `mwrelease test ... --results FILE`.")
         return cls.from_json(data, origin=str(path))
 
 

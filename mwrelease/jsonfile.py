@@ -1,0 +1,19 @@
+"""Reading the JSON files mwrelease writes (locks, results, manifests) with one kind of error message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mwrelease.errors import ConfigError, MwreleaseError
+
+
+def read_json(path: Path, *, what: str, error: type[MwreleaseError] = ConfigError, hint: str | None = None) -> Any:
+    """The parsed content of ``path``; ``error`` ("{what} {path} does not exist / is not valid JSON") otherwise."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist.", hint=hint) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path} is not valid JSON: {exc}.", hint=hint) from None
