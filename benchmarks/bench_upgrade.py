@@ -43,6 +43,7 @@ def main() -> int:
     windows: list[float] = []
     totals: list[float] = []
     inner_update: list[float] = []
+    steps: dict[str, list[float]] = {}
     t_setup = time.monotonic()
     for server in harness.admin_server(engine, wheelhouse, channel, old_v, new_v, pages=args.pages):
         setup = time.monotonic() - t_setup
@@ -66,6 +67,9 @@ def main() -> int:
                 print(r.output[-3000:], file=sys.stderr)
                 return 1
             stop = env["data"]["stops"][0]
+            hist = json.loads(server.sh("cat /var/www/.mwrelease/history.json").stdout)["entries"][-1]
+            for step in hist["steps"]:
+                steps.setdefault(step["name"], []).append(float(step.get("seconds") or 0))
             windows.append(stop["read_only_seconds"])
             totals.append(stop["total_seconds"])
             inner_update.append(stop["update_seconds"])
@@ -78,6 +82,8 @@ def main() -> int:
     print(f"    of which update.php inside the upgrade:     {med(inner_update):7.1f} s")
     print(f"  mwrelease upgrade, total:                     {med(totals):7.1f} s")
     print(f"  window / update.php alone:                    {med(windows) / med(floor):7.2f}x")
+    print("  steps (median s; read-only from 'readonly' to 'live'): "
+          + ", ".join(f"{name} {med(v):.2f}" for name, v in steps.items()))
     return 0
 
 
