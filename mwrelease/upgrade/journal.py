@@ -21,8 +21,14 @@ State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` say
       "steps": [{"name": "download", "status": "started" | "done" | "failed" | "undone",
                  "started": "...", "finished": "...", "seconds": 1.2, "detail": "..."}],
       "read_only_since": "..." | null,
+      "reload_command": null | "systemctl reload php8.2-fpm",   # re-run after a switch back
+      "update_pid": 4321,        # update.php's process group: a recovery kills it before restoring the database
       "error": null | "..."
     }
+
+When it ends, the journal (with "finished", "read_only_seconds", "total_seconds", "health") is appended to
+``history.json`` (format ``mwrelease.history/1``: {"format", "entries": [...]}) and removed; a rollback of a
+finished upgrade is journaled the same way with "rollback_of" and "kind": "rollback".
 """
 
 from __future__ import annotations
