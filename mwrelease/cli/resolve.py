@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from mwrelease.bundle import Bundle, load_bundle
 from mwrelease.cli import json_option, reporting
 from mwrelease.cli.options import catalog_option, open_catalog, split_csv
 from mwrelease.output import Result
@@ -25,7 +26,6 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
     Prefers the core's own REL branch (REL1_43 for 1.43.x), then the newest tag whose `requires` admit the
     core. Exit code 5 when no set of refs fits, with the reason in MediaWiki's words.
     """
-    from mwrelease.bundle import load_bundle
     from mwrelease.resolver import Target
     from mwrelease.resolver import resolve as do_resolve
 
@@ -49,11 +49,8 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
     return Result(data={"lock": lock.to_json(), "output": str(output) if output else None}, text=text)
 
 
-def _bundle_sources(spec: object) -> list[str]:
+def _bundle_sources(spec: Bundle) -> list[str]:
     """Catalog sources a bundle names itself (git URLs and paths of its entries)."""
-    from mwrelease.bundle import Bundle
-
-    assert isinstance(spec, Bundle)
     out = []
     for c in spec.components:
         if c.source.type == "git" and c.source.url:
