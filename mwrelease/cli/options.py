@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from mwrelease.bundle import Bundle
 from mwrelease.catalog import Catalog, default_snapshot_dir, load_catalog
 from mwrelease.errors import ConfigError
 
@@ -31,3 +34,13 @@ def split_csv(values: tuple[str, ...] | str | None) -> list[str]:
         values = (values,)
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
+
+def open_bundle_catalog(bundle: Bundle, specs: tuple[str, ...]) -> Catalog:
+    """``open_catalog`` plus the sources a bundle names itself (git URLs and paths of its entries)."""
+    own = set()
+    for c in bundle.components:
+        if c.source.type == "git" and c.source.url:
+            own.add(f"git:{c.source.url}")
+        elif c.source.type == "path" and c.source.path:
+            own.add(f"tree:{Path(c.source.path).parent}")
+    return open_catalog(specs, tuple(sorted(own)))

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import click
 
-from mwrelease.bundle import Bundle, load_bundle
+from mwrelease.bundle import load_bundle
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option, open_catalog, split_csv
+from mwrelease.cli.options import catalog_option, open_bundle_catalog, split_csv
 from mwrelease.output import Result
 
 
@@ -30,7 +30,7 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
     from mwrelease.resolver import resolve as do_resolve
 
     spec = load_bundle(bundle)
-    catalog = open_catalog(catalogs, tuple(_bundle_sources(spec)))
+    catalog = open_bundle_catalog(spec, catalogs)
     php_versions = tuple(split_csv(php)) or spec.php
     resolution = do_resolve(spec, catalog, Target(core=core, php=php_versions))
     lock = resolution.lock
@@ -47,14 +47,3 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
         return "\n".join([head, *rows, tail]).rstrip()
 
     return Result(data={"lock": lock.to_json(), "output": str(output) if output else None}, text=text)
-
-
-def _bundle_sources(spec: Bundle) -> list[str]:
-    """Catalog sources a bundle names itself (git URLs and paths of its entries)."""
-    out = []
-    for c in spec.components:
-        if c.source.type == "git" and c.source.url:
-            out.append(f"git:{c.source.url}")
-        elif c.source.type == "path" and c.source.path:
-            out.append(f"tree:{Path(c.source.path).parent}")
-    return sorted(set(out))

@@ -126,8 +126,7 @@ def _load_target(target: Path, cores: list[str], catalogs: tuple[str, ...]) -> L
 
     if target.suffix in (".yaml", ".yml"):
         from mwrelease.bundle import load_bundle
-        from mwrelease.cli.options import open_catalog
-        from mwrelease.cli.resolve import _bundle_sources
+        from mwrelease.cli.options import open_bundle_catalog
         from mwrelease.resolver import Target, resolve
         from mwrelease.runner.plan import parse_core
 
@@ -136,6 +135,6 @@ def _load_target(target: Path, cores: list[str], catalogs: tuple[str, ...]) -> L
             raise ConfigError(f"{target} is a bundle: give --core VERSION to resolve it for, or test a lock.",
                               hint="mwrelease resolve BUNDLE --core VERSION -o NAME.lock")
         _, version = parse_core(cores[0])
-        catalog = open_catalog(catalogs, tuple(_bundle_sources(spec)))
+        catalog = open_bundle_catalog(spec, catalogs)
         return resolve(spec, catalog, Target(core=version, php=spec.php)).lock
     return Lock.load(target)
