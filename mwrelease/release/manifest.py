@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import IntegrityError
+from mwrelease.jsonfile import read_json
 from mwrelease.release.lines import LTS_LINES
 
 MANIFEST_FORMAT = "mwrelease.manifest/1"
@@ -165,13 +166,8 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        try:
-            return cls.from_json(json.loads(path.read_text()), origin=str(path))
-        except FileNotFoundError:
-            raise IntegrityError(f"Release manifest {path} does not exist.") from None
-        except json.JSONDecodeError as exc:
-            raise IntegrityError(f"Release manifest {path} is not valid JSON ({exc}).",
-                                 hint="Download the release again from its channel.") from None
+        data = read_json(path, what="Release manifest", error=IntegrityError, hint="Download the release again from its channel.")
+        return cls.from_json(data, origin=str(path))
 
 
 def tree_digest(files: tuple[FileEntry, ...] | list[FileEntry]) -> str:
