@@ -38,7 +38,6 @@ def main() -> int:
     engine = Engine.connect()
     channel, old_v, new_v = harness.build_artifacts(engine)
     wheelhouse = harness.build_wheelhouse()
-    line = new_v.rsplit(".", 1)[0]
     floor: list[float] = []
     windows: list[float] = []
     totals: list[float] = []

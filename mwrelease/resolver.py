@@ -23,9 +23,8 @@ from mwrelease import __version__
 from mwrelease.bundle import Bundle, Component
 from mwrelease.catalog import Candidate, Catalog
 from mwrelease.compat import dependency_version_ok, platform_reasons
-from mwrelease.errors import ConfigError, ResolutionError
+from mwrelease.errors import ConfigError, ConstraintError, ResolutionError
 from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.errors import ConstraintError
 from mwrelease.versions import Version, core_line, parse_constraint, parse_version
 
 ROOT = "bundle"
@@ -39,7 +38,7 @@ class Requirement:
     parent: Candidate | None = None
 
     def describe(self) -> str:
-        who = self.parent.label if self.parent else f"the bundle"
+        who = self.parent.label if self.parent else "the bundle"
         what = self.name + (f" {self.constraint}" if self.constraint and self.constraint != "*" else "")
         return f"{who} requires {what}"
 
