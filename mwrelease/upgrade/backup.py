@@ -99,10 +99,63 @@ def restore_database(db: Database, src: Path, info: dict[str, Any], *, log: Path
             _run([client, *_mysql_args(db), db.name], db, log, stdin=fh)
         return
     if info["type"] == "postgres":
-        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", *_pg_args(db), "-d", db.name,
-              str(src / info["file"])], db, log)
+        _restore_postgres(db, src / info["file"], log)
         return
     raise UpgradeError(f"Cannot restore a {info['type']!r} backup.")
+
+
+def _restore_postgres(db: Database, dump: Path, log: Path) -> None:
+    """Replace the live database with the dump, in one transaction.
+
+    ``pg_restore --clean`` only drops what the dump holds: tables that update.php created (1.43's block and
+    block_target, say) stay, and keep the dump's schema from being dropped and re-created, so the restore
+    failed half-done. So first drop every schema the dump creates, with everything in it, and every table in
+    the dump's other schemas (public) that the dump does not hold; then the dump's SQL; all or nothing.
+    """
+    schemas, tables = pg_toc(_run(["pg_restore", "-l", str(dump)], db, log))
+    drops = [f"DROP SCHEMA IF EXISTS {_pg_ident(n)} CASCADE;" for n in sorted(schemas)]
+    others = sorted(set(tables) - schemas)
+    if others:
+        query = ("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ("
+                 + ", ".join(_pg_literal(n) for n in others) + ")")
+        live = _run(["psql", "-X", "-tA", "-F", "\t", *_pg_args(db), "-d", db.name, "-c", query], db, log)
+        for row in live.splitlines():
+            schema, _, table = row.partition("\t")
+            if table and table not in tables.get(schema, set()):
+                drops.append(f"DROP TABLE IF EXISTS {_pg_ident(schema)}.{_pg_ident(table)} CASCADE;")
+    script = dump.with_name(dump.name + ".restore.sql")
+    try:
+        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "-f", str(script), str(dump)], db, log)
+        # No NOTICEs ("drop cascades to table ..." for every table): the log's tail must still show why
+        # the upgrade failed.
+        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", *_pg_args(db), "-d", db.name,
+               "-c", "SET client_min_messages = warning; " + " ".join(drops)]
+        _run(cmd + ["-f", str(script)], db, log)
+    finally:
+        script.unlink(missing_ok=True)
+
+
+def pg_toc(toc: str) -> tuple[set[str], dict[str, set[str]]]:
+    """From ``pg_restore -l``: the schemas the dump creates, and its tables by schema."""
+    schemas: set[str] = set()
+    tables: dict[str, set[str]] = {}
+    for ln in toc.splitlines():
+        if ln.startswith(";") or "; " not in ln:
+            continue
+        parts = ln.split("; ", 1)[1].split()  # "<oid> <oid> KIND schema name owner"; schema "-" for a SCHEMA
+        if len(parts) >= 5 and parts[2] == "SCHEMA" and parts[3] == "-":
+            schemas.add(parts[4])
+        elif len(parts) >= 5 and parts[2] == "TABLE" and parts[3] != "DATA":
+            tables.setdefault(parts[3], set()).add(parts[4])
+    return schemas, tables
+
+
+def _pg_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pg_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def images_manifest(upload_dir: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from mwrelease.release.lines import line_key, line_of
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import Health, cli_check, http_check
-from mwrelease.upgrade.inspect import INSTALLED_MANIFEST, Installation, eval_settings, inspect_wiki
+from mwrelease.upgrade.inspect import INSTALLED_MANIFEST, Installation, adopt_release_manifest, eval_settings, inspect_wiki
 from mwrelease.upgrade.journal import Journal, append_history, load_history, now, state_dir_for
 from mwrelease.upgrade.plan import Plan, Stop, make_plan
 
@@ -93,8 +93,13 @@ def prepare(opts: Options, say: Say) -> tuple[Installation, Plan, ChannelClient,
     from mwrelease.upgrade.plan import choose_target, find_stops
 
     target = choose_target(inst.core_version, index, to=opts.to, line=opts.line)
-    for r in find_stops(inst.core_version, target, index):
+    stops = find_stops(inst.core_version, target, index)
+    for r in stops:
         manifests[r.version] = client.manifest(r.manifest_file, r.manifest_sha256)
+    installed_rel = index.find(inst.core_version)
+    if inst.installed_manifest is None and installed_rel is not None and stops[0].delta_from(inst.core_version):
+        # Unpacked by hand from this channel's tarball? Then the delta applies: check the tree against it.
+        inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
     plan = make_plan(inst, index, manifests, to=opts.to, line=opts.line,
                      disable_incompatible=opts.disable_incompatible, database_bytes=bk.database_size(inst.db))
     return inst, plan, client, index, manifests, recovered

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,7 @@ def inspect_wiki(wiki: Path, *, php: str = "php", check_local_changes: bool = Tr
         manifest = Manifest.load(mpath)
     changes: list[str] = []
     if manifest is not None and check_local_changes:
-        ignore = ADMIN_ENTRIES | _admin_extension_dirs(exts, manifest) | {"mwrelease-readonly.php"}
-        changes = local_changes(tree, manifest, ignore=frozenset(ignore))
+        changes = _local_changes(tree, manifest, exts)
     sqlite_dir = str(facts.get("sqlitedir") or "")
     db = Database(type=str(facts.get("dbtype") or "sqlite"), name=str(facts.get("dbname") or ""),
                   server=str(facts.get("dbserver") or ""), user=str(facts.get("dbuser") or ""),
@@ -146,6 +145,22 @@ def inspect_wiki(wiki: Path, *, php: str = "php", check_local_changes: bool = Tr
         server_url=server + str(facts.get("scriptpath") or ""), upload_dir=str(facts.get("uploaddir") or tree / "images"),
         sitename=str(facts.get("sitename") or ""), extensions=tuple(exts), installed_manifest=manifest,
         local_changes=tuple(changes), read_only=str(ro) if ro else None, method=method, warnings=tuple(warnings))
+
+
+def _local_changes(tree: Path, manifest: Manifest, exts: list[InstalledExtension] | tuple[InstalledExtension, ...]) -> list[str]:
+    ignore = ADMIN_ENTRIES | _admin_extension_dirs(list(exts), manifest) | {"mwrelease-readonly.php"}
+    return local_changes(tree, manifest, ignore=frozenset(ignore))
+
+
+def adopt_release_manifest(inst: Installation, manifest: Manifest) -> Installation:
+    """A wiki unpacked by hand from a release tarball has no installed manifest; when its tree is exactly
+    ``manifest`` (the channel's manifest of the installed version), take that as its installed manifest,
+    so that a delta artifact can be used. Otherwise the installation is returned unchanged."""
+    if inst.installed_manifest is not None or manifest.kind != "full" or manifest.core_version != inst.core_version:
+        return inst
+    if _local_changes(inst.tree, manifest, inst.extensions):
+        return inst
+    return replace(inst, installed_manifest=manifest, local_changes=())
 
 
 def eval_settings(tree: Path, *, php: str = "php", timeout: float = 120) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError, ConstraintError, NothingToDo
-from mwrelease.release.channel import ChannelIndex, ReleaseEntry
+from mwrelease.release.channel import ArtifactRef, ChannelIndex, ReleaseEntry
 from mwrelease.release.lines import channel_name, line_key, line_of, version_key
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade.inspect import Installation, InstalledExtension
@@ -127,6 +127,23 @@ def choose_target(inst_version: str, index: ChannelIndex, *, to: str | None, lin
     return target
 
 
+def installed_is_pristine(inst: Installation) -> bool:
+    """The installed tree is exactly a known release's (an installed manifest, no local changes)."""
+    m = inst.installed_manifest
+    return m is not None and m.core_version == inst.core_version and not inst.local_changes
+
+
+def choose_artifact(rel: ReleaseEntry, installed_version: str, *, pristine: bool) -> ArtifactRef:
+    """The delta artifact when it goes from exactly the installed version and the installed tree is that
+    release unchanged (a delta only carries changed files; the rest is copied from the installed tree);
+    otherwise the full tarball."""
+    if pristine:
+        delta = rel.delta_from(installed_version)
+        if delta is not None:
+            return delta
+    return rel.full()
+
+
 def find_stops(inst_version: str, target: ReleaseEntry, index: ChannelIndex) -> list[ReleaseEntry]:
     """Releases to install in order, ending with target; intermediate stops are the newest reachable ones."""
     stops = [target]
@@ -159,8 +176,7 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
     stops: list[Stop] = []
     prev = inst.core_version
     for r in stops_rel:
-        delta = r.delta_from(prev) if inst.installed_manifest and not inst.local_changes and prev == inst.core_version else None
-        art = delta or r.full()
+        art = choose_artifact(r, prev, pristine=prev == inst.core_version and installed_is_pristine(inst))
         stops.append(Stop(version=r.version, line=r.line, artifact=art.file, delta_from=art.delta_from))
         prev = r.version
         if r.php and inst.php_version and not _php_ok(inst.php_version, r.php):

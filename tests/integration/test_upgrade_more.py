@@ -1,0 +1,202 @@
+"""More end-to-end upgrade evidence in real containers (the harness of test_upgrade_e2e.py):
+
+1. A minor upgrade within a line with the DELTA artifact. No Debian line has two real releases here, so
+   1.43.10 is SYNTHETIC: made from the real 1.43.9 release tree with one core file and one bundled
+   extension file changed (an extra PHP comment), one core file removed and MW_VERSION set to "1.43.10"
+   (tests/fixtures/upgrade/minor.py). A 1.43.9 wiki installed from the tarball (served by the bookworm
+   image's PHP 8.2) is upgraded with `--to 1.43.10` and must download only the delta; a tampered delta is
+   refused with exit 8 first, leaving the wiki on 1.43.9.
+2. The 1.39 -> 1.43 upgrade on PostgreSQL (database container sharing the admin container's loopback),
+   after update.php failing (the fixture extension) has been undone from pg_dump.
+
+Needs the Docker engine and the core and database images (ci/prepare-machine.sh); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+FAIL_SETTINGS = "wfLoadExtension( 'MwrTestFailUpdate' );"
+FAIL_EXT = "/srv/fixtures/extensions/MwrTestFailUpdate"
+
+
+def _engine(images: tuple[str, ...]) -> Any:
+    from mwrelease.errors import EngineError
+
+    try:
+        from mwrelease.runner.engine import Engine
+
+        engine = Engine.connect()
+    except EngineError as exc:
+        pytest.skip(f"no container engine: {exc.message}")
+    for image in images:
+        if engine.image(image) is None:
+            pytest.skip(f"image {image} is missing (run ci/prepare-machine.sh)")
+    return engine
+
+
+def envelope(r: Any) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(r.stdout)
+        return data
+    except json.JSONDecodeError:
+        raise AssertionError(f"not a JSON envelope (exit {r.exit_code}):\n{r.output[-4000:]}") from None
+
+
+def assert_unchanged(server: Any, before: dict[str, Any]) -> None:
+    after = server.snapshot()
+    assert after["version"] == server.old_v
+    assert not after["readonly"], "the wiki was left read-only"
+    for key in ("pages", "users", "files", "extensions", "rendered"):
+        assert after[key] == before[key], key
+    assert after["main_page_ok"]
+    files = server.sh("ls -a /var/www").stdout.split()
+    assert not any(".mwrelease-new-" in f for f in files), files
+
+
+# --- 1. minor upgrade 1.43.9 -> 1.43.10 (synthetic) with the delta artifact ----------------------
+
+@pytest.fixture(scope="module")
+def minor() -> Iterator[Any]:
+    import harness
+    from minor import NEW, OLD, build_minor_channel
+
+    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE))
+    base_channel, _, new_v = harness.build_artifacts(engine)
+    assert new_v == OLD, f"the synthetic point release is made from {OLD}, the 1.43 image has {new_v}"
+    channel = build_minor_channel(base_channel)
+    wheelhouse = harness.build_wheelhouse()
+    # The admin's server is the bookworm (1.39) core image: its PHP 8.2 runs 1.43 too.
+    yield from harness.admin_server(engine, wheelhouse, channel, OLD, NEW)
+
+
+def _sha256s(server: Any, paths: list[str]) -> dict[str, str]:
+    out = server.sh("cd /var/www/wiki && sha256sum " + " ".join(paths)).stdout
+    return {p: h for h, p in (ln.split(None, 1) for ln in out.splitlines())}
+
+
+def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any) -> None:
+    from minor import CHANGED_CORE, CHANGED_EXT, NEW, OLD, REMOVED
+
+    s = minor
+    s.reset()
+    before = s.snapshot()
+    assert before["version"] == OLD and "MwrTestKeep" in before["extensions"]
+    assert all("MWRKEEP-OK" in m and "PF-OK" in m for t, m in before["rendered"].items() if t.startswith("Test page"))
+    index = json.loads(s.sh("cat /srv/channel/index.json").stdout)
+    rel = next(r for r in index["lines"]["1.43-lts"]["releases"] if r["version"] == NEW)
+    full = next(a for a in rel["artifacts"] if a["kind"] == "full")
+    delta = next(a for a in rel["artifacts"] if a["kind"] == "delta")
+    assert delta["from"] == OLD
+
+    def upgrade(channel: str) -> Any:
+        return s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", channel, "--to", NEW, "--yes", "--json",
+                           "--reload-command", "mwr-restart-server")
+
+    # A tampered delta (one byte changed, index unchanged): refused before anything changes.
+    bad = "/srv/channel-tampered-delta"
+    s.sh(f"rm -rf {bad} && cp -a /srv/channel {bad} && printf 'X' | dd of={bad}/{delta['file']} bs=1 "
+         f"seek={delta['size'] // 2} conv=notrunc status=none")
+    r = upgrade(bad)
+    assert r.exit_code == 8, r.output[-3000:]
+    err = envelope(r)["errors"][0]["message"]
+    assert "tampered" in err and delta["file"] in err, err
+    assert_unchanged(s, before)
+
+    # The upgrade: the plan picks the delta, only the delta is downloaded.
+    r = upgrade("/srv/channel")
+    env = envelope(r)
+    assert r.exit_code == 0, r.output[-4000:]
+    stop_plan = env["data"]["plan"]["stops"]
+    assert stop_plan == [{"version": NEW, "line": "1.43", "artifact": delta["file"], "delta_from": OLD}], stop_plan
+    stop = env["data"]["stops"][0]
+    assert stop["health"]["ok"], stop["health"]
+    history = json.loads(s.sh("cat /var/www/.mwrelease/history.json").stdout)["entries"]
+    last = history[-1]
+    assert last["state"] == "done" and last["to"] == NEW
+    dl = next(st for st in last["steps"] if st["name"] == "download")
+    assert delta["file"] in dl["detail"] and full["file"] not in dl["detail"], dl
+    downloaded = s.sh("ls /var/www/.mwrelease/downloads").stdout.split()
+    assert full["file"] not in downloaded, downloaded
+    print(f"\nminor upgrade {OLD} -> {NEW} with the delta: {delta['size']} bytes downloaded instead of "
+          f"{full['size']} ({full['size'] / delta['size']:.0f}x less); read-only {stop['read_only_seconds']} s, "
+          f"total {stop['total_seconds']} s, update.php {stop['update_seconds']} s")
+
+    # The tree is 1.43.10's: changed files as released, the removed file gone, every file verified.
+    manifest = json.loads(s.sh(f"cat /srv/channel/mediawiki-{NEW}.manifest.json").stdout)
+    want = {f["path"]: f.get("sha256") for f in manifest["files"]}
+    changed = [CHANGED_CORE, CHANGED_EXT, "includes/Defines.php"]
+    assert _sha256s(s, changed) == {p: want[p] for p in changed}
+    assert s.sh(f"grep -c 'mwrelease synthetic point release' /var/www/wiki/{CHANGED_CORE}").stdout.strip() == "1"
+    assert s.sh(f"test -e /var/www/wiki/{REMOVED}", check=False).exit_code != 0, f"{REMOVED} was carried over"
+    assert s.sh("test -d /var/www/wiki/extensions/MwrTestKeep", check=False).exit_code == 0
+    st = envelope(s.mwrelease("status", "--wiki", "/var/www/wiki", "--json"))
+    assert st["data"]["installation"]["core_version"] == NEW
+    assert st["data"]["installation"]["local_changes"] == []  # the tree verifies against 1.43.10's manifest
+
+    after = s.snapshot()
+    assert after["version"] == NEW and not after["readonly"] and after["main_page_ok"]
+    for key in ("pages", "users", "files", "rendered"):
+        assert after[key] == before[key], key
+    assert "MwrTestKeep" in after["extensions"]
+
+
+# --- 2. PostgreSQL: 1.39 -> 1.43, and update.php failing (restored from pg_dump) -----------------
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Any]:
+    import harness
+
+    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE, harness.PG_IMAGE))
+    channel, old_v, new_v = harness.build_artifacts(engine)
+    wheelhouse = harness.build_wheelhouse()
+    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, db="postgres")
+
+
+def _pg_tables(s: Any) -> list[str]:
+    sql = ("SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN "
+           "('pg_catalog', 'information_schema') ORDER BY 1")
+    out = s.sh(f"{s._pg('psql')} -d wiki -tAc {json.dumps(sql)}").stdout
+    return out.split()
+
+
+def test_postgres_upgrade_and_update_failure(pg: Any) -> None:
+    pg.reset()
+    before = pg.snapshot()
+    assert before["version"] == pg.old_v and "Alice" in before["users"] and "Mwr-test-1.png" in before["files"]
+    assert "MwrTestKeep" in before["extensions"]
+    assert sum(len(r) for r in before["pages"].values()) >= 9
+
+    # update.php fails (after core's own schema changes ran): everything comes back from pg_dump.
+    pg.reset(extra_settings=FAIL_SETTINGS, extension=FAIL_EXT)
+    before_fail = pg.snapshot()
+    tables = _pg_tables(pg)
+    r = pg.upgrade()
+    assert r.exit_code == 9, r.output[-3000:]
+    err = envelope(r)["errors"][0]
+    assert "restored" in err["message"], err
+    assert any("schema update failed on purpose" in d for d in err["details"]), r.output[-5000:]
+    assert_unchanged(pg, before_fail)
+    assert _pg_tables(pg) == tables, "tables created by the failed update.php were left behind"
+
+    # The same upgrade without the failing extension.
+    pg.reset()
+    r = pg.upgrade()
+    assert r.exit_code == 0, r.output[-4000:]
+    stop = envelope(r)["data"]["stops"][0]
+    print(f"\nPostgreSQL upgrade {pg.old_v} -> {pg.new_v}: read-only {stop['read_only_seconds']} s, total "
+          f"{stop['total_seconds']} s, update.php {stop['update_seconds']} s")
+    after = pg.snapshot()
+    assert after["version"] == pg.new_v and not after["readonly"] and after["main_page_ok"]
+    for key in ("pages", "users", "files", "rendered"):
+        assert after[key] == before[key], key
+    assert "MwrTestKeep" in after["extensions"]
