@@ -7,7 +7,7 @@
    image's PHP 8.2) is upgraded with `--to 1.43.10` and must download only the delta; a tampered delta is
    refused with exit 8 first, leaving the wiki on 1.43.9.
 2. The 1.39 -> 1.43 upgrade on PostgreSQL (database container sharing the admin container's loopback),
-   after update.php failing (the fixture extension) has been undone from pg_dump.
+   after update.php failing (the fixture extension) has been undone from pg_dump; then a rollback.
 
 Needs the Docker engine and the core and database images (ci/prepare-machine.sh); skipped otherwise.
 """
@@ -175,6 +175,7 @@ def test_postgres_upgrade_and_update_failure(pg: Any) -> None:
     assert before["version"] == pg.old_v and "Alice" in before["users"] and "Mwr-test-1.png" in before["files"]
     assert "MwrTestKeep" in before["extensions"]
     assert sum(len(r) for r in before["pages"].values()) >= 9
+    pristine_tables = _pg_tables(pg)
 
     # update.php fails (after core's own schema changes ran): everything comes back from pg_dump.
     pg.reset(extra_settings=FAIL_SETTINGS, extension=FAIL_EXT)
@@ -200,3 +201,8 @@ def test_postgres_upgrade_and_update_failure(pg: Any) -> None:
     for key in ("pages", "users", "files", "rendered"):
         assert after[key] == before[key], key
     assert "MwrTestKeep" in after["extensions"]
+    # Rollback restores 1.39's dump over 1.43's schema (its new tables included).
+    rb = pg.rollback()
+    assert rb.exit_code == 0, rb.output[-3000:]
+    assert_unchanged(pg, before)
+    assert _pg_tables(pg) == pristine_tables
