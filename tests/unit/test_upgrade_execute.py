@@ -299,3 +299,30 @@ def test_symlink_layout_killed_after_switch(linked_wiki: Path, channel: Path, st
     assert os.readlink(linked_wiki).endswith("mediawiki-1.39.1")
     assert_old_and_intact(linked_wiki)
     assert not (linked_wiki.parent / "releases" / "mediawiki-1.43.1").exists()
+
+
+def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
+    """1.35 -> 1.43 runs two stops (1.39, then 1.43), each with its own update.php, in one command."""
+    ch = tmp_path / "chain-channel"
+    for v in ("1.35.1", "1.39.1", "1.43.1"):
+        (full,) = build_release(lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
+        publish(full.tarball, ch)
+    www = tmp_path / "www"
+    www.mkdir()
+    subprocess.run(["tar", "-C", str(www), "-xzf", str(ch / "mediawiki-1.35.1.tar.gz")], check=True)
+    w = www / "wiki"
+    (www / "mediawiki-1.35.1").rename(w)
+    data = www / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "wiki.sqlite")
+    db.executescript("CREATE TABLE page (title TEXT); INSERT INTO page VALUES ('Main Page');")
+    db.commit()
+    db.close()
+    (w / "LocalSettings.php").write_text(
+        f"<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n$wgSQLiteDataDir = '{data}';\n")
+    out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True), say=say, confirm=lambda p: True)
+    assert out.done and [s.version for s in out.plan.stops] == ["1.39.1", "1.43.1"]
+    assert inspect_wiki(w).core_version == "1.43.1"
+    assert schema(w) == ["1.39.1", "1.43.1"]  # update.php ran once per stop, in order
+    assert pages(w) == ["Main Page"]
+    assert not (w / "includes" / "Only1351.php").exists() and (w / "includes" / "Only1431.php").exists()
