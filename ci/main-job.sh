@@ -7,12 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out}
 mkdir -p "$out"
-python3 -m pip --version >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q python3-pip python3-venv; }
-# A virtualenv of our own: the tool as an admin or release manager would install it.
-[ -x .venv/bin/mwrelease ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
-mw=.venv/bin/mwrelease
+source ci/venv.sh   # the tool in .venv, as an admin or release manager would install it
+mw=$VENV/bin/mwrelease
 bash ci/fetch-core-trees.sh
-bash ci/prepare-machine.sh
+MWRELEASE_PYTHON="$VENV/bin/python" bash ci/prepare-machine.sh
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
 core=$(cat .cache/cores/trixie/.complete)   # the 1.43.x Debian ships
