@@ -7,7 +7,6 @@ minutes: every scenario is a real upgrade attempt (27,000 files unpacked and ver
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
+
+from harness import assert_unchanged, envelope  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -53,25 +54,6 @@ def pristine(server: Any) -> dict[str, Any]:
     assert "MwrTestKeep" in snap["extensions"]
     assert all("MWRKEEP-OK" in m and "PF-OK" in m for t, m in snap["rendered"].items() if t.startswith("Test page"))
     return snap
-
-
-def envelope(r: Any) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(r.stdout)
-        return data
-    except json.JSONDecodeError:
-        raise AssertionError(f"not a JSON envelope (exit {r.exit_code}):\n{r.output[-4000:]}") from None
-
-
-def assert_unchanged(server: Any, before: dict[str, Any]) -> None:
-    after = server.snapshot()
-    assert after["version"] == server.old_v
-    assert not after["readonly"], "the wiki was left read-only"
-    for key in ("pages", "users", "files", "extensions", "rendered"):
-        assert after[key] == before[key], key
-    assert after["main_page_ok"]
-    files = server.sh("ls -a /var/www").stdout.split()
-    assert not any(".mwrelease-new-" in f for f in files), files
 
 
 def test_upgrade_1_39_to_1_43_keeps_everything(server: Any, pristine: dict[str, Any]) -> None:

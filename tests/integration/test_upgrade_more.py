@@ -23,6 +23,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
 
+from harness import assert_unchanged, envelope  # noqa: E402
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FAIL_SETTINGS = "wfLoadExtension( 'MwrTestFailUpdate' );"
@@ -42,25 +44,6 @@ def _engine(images: tuple[str, ...]) -> Any:
         if engine.image(image) is None:
             pytest.skip(f"image {image} is missing (run ci/prepare-machine.sh)")
     return engine
-
-
-def envelope(r: Any) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(r.stdout)
-        return data
-    except json.JSONDecodeError:
-        raise AssertionError(f"not a JSON envelope (exit {r.exit_code}):\n{r.output[-4000:]}") from None
-
-
-def assert_unchanged(server: Any, before: dict[str, Any]) -> None:
-    after = server.snapshot()
-    assert after["version"] == server.old_v
-    assert not after["readonly"], "the wiki was left read-only"
-    for key in ("pages", "users", "files", "extensions", "rendered"):
-        assert after[key] == before[key], key
-    assert after["main_page_ok"]
-    files = server.sh("ls -a /var/www").stdout.split()
-    assert not any(".mwrelease-new-" in f for f in files), files
 
 
 # --- 1. minor upgrade 1.43.9 -> 1.43.10 (synthetic) with the delta artifact ----------------------

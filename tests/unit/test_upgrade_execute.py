@@ -58,27 +58,34 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ch
 
 
-@pytest.fixture
-def wiki(tmp_path: Path, channel: Path) -> Path:
-    www = tmp_path / "www"
+def installed_wiki(www: Path, channel: Path, version: str, pages: tuple[str, ...], extra_settings: str = "") -> Path:
+    """A wiki unpacked from the channel's tarball of ``version``, with a SQLite database holding ``pages``."""
     www.mkdir()
-    subprocess.run(["tar", "-C", str(www), "-xzf", str(channel / "mediawiki-1.39.1.tar.gz")], check=True)
+    subprocess.run(["tar", "-C", str(www), "-xzf", str(channel / f"mediawiki-{version}.tar.gz")], check=True)
     w = www / "wiki"
-    (www / "mediawiki-1.39.1").rename(w)
+    (www / f"mediawiki-{version}").rename(w)
     data = www / "data"
     data.mkdir()
     db = sqlite3.connect(data / "wiki.sqlite")
-    db.executescript("CREATE TABLE page (title TEXT); INSERT INTO page VALUES ('Main Page'), ('Second');")
+    db.execute("CREATE TABLE page (title TEXT)")
+    db.executemany("INSERT INTO page VALUES (?)", [(p,) for p in pages])
     db.commit()
     db.close()
+    (w / "LocalSettings.php").write_text(
+        "<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n"
+        f"$wgSQLiteDataDir = '{data}';\n{extra_settings}")
+    return w
+
+
+@pytest.fixture
+def wiki(tmp_path: Path, channel: Path) -> Path:
+    w = installed_wiki(tmp_path / "www", channel, "1.39.1", ("Main Page", "Second"),
+                       "wfLoadExtension( 'Cite' );\nwfLoadExtension( 'MyExt' );\n")
     (w / "images" / "a" / "ab").mkdir(parents=True)
     (w / "images" / "a" / "ab" / "Pic.png").write_bytes(b"\x89PNG fake")
     (w / "extensions" / "MyExt").mkdir()
     (w / "extensions" / "MyExt" / "extension.json").write_text(
         json.dumps({"name": "MyExt", "version": "0.3", "requires": {"MediaWiki": ">= 1.39.0"}}))
-    (w / "LocalSettings.php").write_text(
-        "<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n"
-        f"$wgSQLiteDataDir = '{data}';\nwfLoadExtension( 'Cite' );\nwfLoadExtension( 'MyExt' );\n")
     return w
 
 
@@ -307,19 +314,7 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
     for v in ("1.35.1", "1.39.1", "1.43.1"):
         (full,) = build_release(lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
         publish(full.tarball, ch)
-    www = tmp_path / "www"
-    www.mkdir()
-    subprocess.run(["tar", "-C", str(www), "-xzf", str(ch / "mediawiki-1.35.1.tar.gz")], check=True)
-    w = www / "wiki"
-    (www / "mediawiki-1.35.1").rename(w)
-    data = www / "data"
-    data.mkdir()
-    db = sqlite3.connect(data / "wiki.sqlite")
-    db.executescript("CREATE TABLE page (title TEXT); INSERT INTO page VALUES ('Main Page');")
-    db.commit()
-    db.close()
-    (w / "LocalSettings.php").write_text(
-        f"<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n$wgSQLiteDataDir = '{data}';\n")
+    w = installed_wiki(tmp_path / "www", ch, "1.35.1", ("Main Page",))
     out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True), say=say, confirm=lambda p: True)
     assert out.done and [s.version for s in out.plan.stops] == ["1.39.1", "1.43.1"]
     assert inspect_wiki(w).core_version == "1.43.1"
