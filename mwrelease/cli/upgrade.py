@@ -20,7 +20,8 @@ php_option = click.option("--php", default="php", show_default=True, help="PHP b
 url_option = click.option("--url", help="The wiki's base URL for the health check (default: $wgServer$wgScriptPath).")
 reload_option = click.option("--reload-command", metavar="CMD",
                              help="Shell command run after the switch (and after a switch back), e.g. "
-                                  "'systemctl reload php8.2-fpm': PHP keeps APCu and opcache across requests.")
+                                  "'systemctl reload php8.2-fpm': PHP keeps APCu and opcache across requests. "
+                                  "$MWRELEASE_PHP names the PHP that serves the wiki from then on.")
 
 
 def _say(msg: str) -> None:
@@ -54,13 +55,17 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
               help="Turn off extensions whose declared requirements exclude the new core, instead of stopping.")
 @url_option
 @reload_option
-@php_option
+@click.option("--php", "php", multiple=True, default=("php",), show_default=True,
+              help="PHP binary that runs the wiki. Give it again for newer PHPs, oldest first, when a release needs "
+                   "one the current PHP is not: `--php php7.4 --php php8.2` takes a 1.35 wiki through 1.39 on PHP 7.4 "
+                   "to 1.43 on PHP 8.2. Each stop runs update.php with the first PHP its release accepts, and "
+                   "--reload-command gets that PHP as $MWRELEASE_PHP to switch the web server.")
 @state_option
 @click.option("--no-http-check", is_flag=True, help="Health-check through PHP only (a wiki with no reachable URL).")
 @json_option
 @reporting("upgrade")
 def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run: bool, yes: bool,
-            disable_incompatible: bool, url: str | None, reload_command: str | None, php: str,
+            disable_incompatible: bool, url: str | None, reload_command: str | None, php: tuple[str, ...],
             state_dir: Path | None, no_http_check: bool) -> Result:
     """Upgrade a tarball-installed wiki to a release from a channel, with one command.
 
@@ -86,7 +91,8 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
                               hint="Run it again with --yes (after --dry-run to see the plan).")
         return click.confirm("Proceed with the upgrade?", default=False, err=True)
 
-    opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php, state_dir=state_dir,
+    opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php[0], newer_php=tuple(php[1:]),
+                   state_dir=state_dir,
                    disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check,
                    reload_command=reload_command)
     outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)

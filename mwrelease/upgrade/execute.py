@@ -37,7 +37,8 @@ from mwrelease.release.lines import line_key, line_of
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import Health, cli_check, http_check
-from mwrelease.upgrade.inspect import INSTALLED_MANIFEST, Installation, adopt_release_manifest, eval_settings, inspect_wiki
+from mwrelease.upgrade.inspect import (INSTALLED_MANIFEST, Installation, adopt_release_manifest, eval_settings,
+                                       inspect_wiki, php_version)
 from mwrelease.upgrade.journal import Journal, append_history, load_history, now, state_dir_for
 from mwrelease.upgrade.plan import Plan, Stop, make_plan
 
@@ -56,7 +57,8 @@ class Options:
     to: str | None = None
     line: str | None = None
     url: str | None = None
-    php: str = "php"
+    php: str = "php"  # the PHP that runs the wiki now
+    newer_php: tuple[str, ...] = ()  # PHPs the web server can be switched to, for releases the current one cannot run
     state_dir: Path | None = None
     disable_incompatible: bool = False
     dry_run: bool = False
@@ -101,8 +103,29 @@ def prepare(opts: Options, say: Say) -> tuple[Installation, Plan, ChannelClient,
         # Unpacked by hand from this channel's tarball? Then the delta applies: check the tree against it.
         inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
     plan = make_plan(inst, index, manifests, to=opts.to, line=opts.line,
-                     disable_incompatible=opts.disable_incompatible, database_bytes=bk.database_size(inst.db))
+                     disable_incompatible=opts.disable_incompatible, database_bytes=bk.database_size(inst.db),
+                     php_versions=php_versions(opts, inst))
+    if plan.switches_php and not opts.reload_command and not opts.dry_run:
+        switch = next(s for s in plan.stops if s.php != opts.php)
+        raise ConfigError(f"MediaWiki {switch.version} runs on {switch.php} (PHP {switch.php_version}), not on the "
+                          f"{opts.php} that serves the wiki now, and without --reload-command mwrelease cannot switch "
+                          "the web server over; nothing was changed.",
+                          hint="Pass --reload-command with a script that points the web server (php-fpm pool, Apache "
+                               "module) at $MWRELEASE_PHP and reloads it; it also runs with the old PHP when an "
+                               "upgrade is rolled back.")
     return inst, plan, client, index, manifests, recovered
+
+
+def php_versions(opts: Options, inst: Installation) -> dict[str, str]:
+    """Each PHP the admin named, with its version; the one running the wiki first."""
+    versions = {opts.php: inst.php_version}
+    for php in opts.newer_php:
+        v = php_version(php)
+        if not v:
+            raise ConfigError(f"--php {php} does not run (`{php} -r 'echo PHP_VERSION;'` printed nothing).",
+                              hint="Give the path of a PHP CLI binary, e.g. /usr/bin/php8.2.")
+        versions[php] = v
+    return versions
 
 
 def upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool],
@@ -114,10 +137,12 @@ def upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool],
         raise MwreleaseError("Upgrade cancelled; nothing was changed.")
     state = state_dir_for(opts.wiki, opts.state_dir)
     results: list[dict[str, Any]] = []
+    php_before = opts.php
     for i, stop in enumerate(plan.stops):
         if i > 0:
-            inst = inspect_wiki(opts.wiki, php=opts.php)
-        results.append(run_stop(opts, inst, plan, stop, client, index, state, say, progress))
+            inst = inspect_wiki(opts.wiki, php=php_before)
+        results.append(run_stop(opts, inst, plan, stop, client, index, state, say, progress, php_before=php_before))
+        php_before = stop.php
     return Outcome(plan=plan, done=True, stops=results, recovered=recovered)
 
 
@@ -135,12 +160,14 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: ChannelClient, index: ChannelIndex,
-             state: Path, say: Say, progress: Callable[[str, int], Callable[[int], None]] | None) -> dict[str, Any]:
+             state: Path, say: Say, progress: Callable[[str, int], Callable[[int], None]] | None, *,
+             php_before: str) -> dict[str, Any]:
     rel = index.find(stop.version)
     assert rel is not None
     wiki = Path(os.path.abspath(opts.wiki))
     j = Journal.start(state, wiki=wiki, layout=inst.layout, from_version=inst.core_version, to_version=stop.version)
     j.data["reload_command"] = opts.reload_command
+    j.data["php"] = {"before": php_before, "after": stop.php}
     log = state / "logs" / f"{j.id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"Upgrading {wiki} from {inst.core_version} to {stop.version} (journal {j.path}, log {log})")
@@ -187,7 +214,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         _fault("readonly")
         readonly_on(inst.tree, f"This wiki is being upgraded to MediaWiki {stop.version}; editing is back in a few minutes.")
         # opcache may serve the old LocalSettings.php (always, with opcache.validate_timestamps=0): reload.
-        reload_server(opts.reload_command, log)
+        reload_server(opts.reload_command, log, php=php_before)
         t_ro = time.monotonic()
         j.data["read_only_since"] = now()
         j.done("readonly")
@@ -215,7 +242,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
 
         # 6. update.php from the new tree
         j.begin("update")
-        update_log = run_update(new_tree, stop.version, php=opts.php, log=log, journal=j, timeout=opts.update_timeout)
+        update_log = run_update(new_tree, stop.version, php=stop.php, log=log, journal=j, timeout=opts.update_timeout)
         j.done("update", update_log)
 
         # 7. switch
@@ -223,14 +250,14 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.begin("switch")
         _fault("switch")
         switch(j, wiki, inst, new_tree)
-        reload_server(opts.reload_command, log)
+        reload_server(opts.reload_command, log, php=stop.php)
         j.done("switch")
 
         # 8. health check
         j.begin("health")
         _fault("health")
         expected = [e.name for e in inst.loaded if e.name not in disabled]
-        health = check_health(opts, inst, wiki, stop.version, expected)
+        health = check_health(opts, inst, wiki, stop.version, expected, php=stop.php)
         missing_files = bk.check_images(images, _upload_dir_after(inst, wiki))
         if missing_files:
             health.ok = False
@@ -247,7 +274,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.begin("live")
         _fault("live")
         readonly_off(wiki.resolve())
-        reload_server(opts.reload_command, log)
+        reload_server(opts.reload_command, log, php=stop.php)
         ro_seconds = time.monotonic() - t_ro
         total = time.monotonic() - t_start
         j.done("live")
@@ -262,7 +289,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.mark(failed, "failed")
         say(f"Step {failed!r} failed: {_describe(exc)}. Restoring the wiki to {inst.core_version}...")
         try:
-            undo(j, say, db=inst.db, php=opts.php)
+            undo(j, say, db=inst.db)
         except Exception as undo_exc:  # the worst case: say exactly what is where
             raise UpgradeError(
                 f"Step {failed!r} of the upgrade to {stop.version} failed ({_describe(exc)}), and restoring the old "
@@ -479,11 +506,13 @@ def run_update(tree: Path, version: str, *, php: str, log: Path, journal: Journa
     return " ".join(cmd[1:])
 
 
-def reload_server(command: str | None, log: Path) -> None:
-    """Run the admin's reload command (PHP keeps APCu and opcache across requests: a switched tree needs it)."""
+def reload_server(command: str | None, log: Path, *, php: str | None = None) -> None:
+    """Run the admin's reload command (PHP keeps APCu and opcache across requests: a switched tree needs it),
+    with the PHP that is to serve the wiki from now on in $MWRELEASE_PHP."""
     if not command:
         return
-    res = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "MWRELEASE_PHP": php} if php else None
+    res = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300, env=env)
     with open(log, "a") as fh:
         fh.write(f"+ {command}\n{res.stdout}{res.stderr}")
     if res.returncode != 0:
@@ -546,11 +575,12 @@ def switch_back(j: Journal, wiki: Path) -> str:
     return f"{wiki} is the old tree again"
 
 
-def check_health(opts: Options, inst: Installation, wiki: Path, version: str, expected: list[str]) -> Health:
+def check_health(opts: Options, inst: Installation, wiki: Path, version: str, expected: list[str], *,
+                 php: str) -> Health:
     url = opts.url or inst.server_url
     if url and not opts.skip_http:
         return http_check(url, expect_version=version, expect_extensions=expected)
-    return cli_check(eval_settings(wiki.resolve(), php=opts.php), expect_version=version, expect_extensions=expected)
+    return cli_check(eval_settings(wiki.resolve(), php=php), expect_version=version, expect_extensions=expected)
 
 
 def _upload_dir_after(inst: Installation, wiki: Path) -> Path:
@@ -567,6 +597,7 @@ def _upload_dir_after(inst: Installation, wiki: Path) -> Path:
 def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     """Return the wiki to its state before this journal's upgrade, using the journal alone."""
     wiki = Path(j.data["wiki"])
+    php = (j.data.get("php") or {}).get("before") or php
     pid = j.data.get("update_pid")
     if pid:
         _kill_group(int(pid))
@@ -589,7 +620,7 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
         say("  read-only mode is off")
     if j.reached("readonly") or j.reached("switch"):
         try:
-            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log")
+            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log", php=php)
         except UpgradeError as exc:
             say(f"  warning: {exc.message}")
     new_tree = j.path_of("new_tree")
@@ -639,15 +670,17 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
     if last["layout"] == "directory" and not old.exists():
         raise UpgradeError(f"The old tree {old} of MediaWiki {last['from']} is gone; cannot roll back.")
     inst = inspect_wiki(wiki, php=php, check_local_changes=False)
+    old_php = (last.get("php") or {}).get("before") or php  # a rollback across a PHP switch switches back
     j = Journal.start(state, wiki=wiki, layout=last["layout"], from_version=inst.core_version, to_version=last["from"])
     j.data["rollback_of"] = last["id"]
+    j.data["php"] = {"before": php, "after": old_php}
     log = state / "logs" / f"{j.id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     try:
         j.begin("readonly")
         readonly_on(inst.tree, "This wiki is being rolled back to its previous MediaWiki release.")
-        reload_server(reload_command, log)
+        reload_server(reload_command, log, php=php)
         j.done("readonly")
         j.begin("switch")
         if last["layout"] == "symlink":
@@ -665,11 +698,11 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
         bk.restore_database(inst.db, bdir / "database", info["database"], log=log)
         j.done("restore")
         readonly_off(wiki.resolve())
-        reload_server(reload_command, log)
+        reload_server(reload_command, log, php=old_php)
         j.begin("health")
-        opts = Options(wiki=wiki, channel="", php=php, url=url, skip_http=skip_http)
-        old_inst = inspect_wiki(wiki, php=php, check_local_changes=False)
-        health = check_health(opts, old_inst, wiki, last["from"], [e.name for e in old_inst.loaded])
+        opts = Options(wiki=wiki, channel="", php=old_php, url=url, skip_http=skip_http)
+        old_inst = inspect_wiki(wiki, php=old_php, check_local_changes=False)
+        health = check_health(opts, old_inst, wiki, last["from"], [e.name for e in old_inst.loaded], php=old_php)
         j.done("health", "; ".join(health.checks + health.problems))
         j.finish("done", extra={"kind": "rollback", "total_seconds": round(time.monotonic() - t0, 2)})
     except BaseException as exc:

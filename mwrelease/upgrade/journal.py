@@ -22,6 +22,7 @@ State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` say
                  "started": "...", "finished": "...", "seconds": 1.2, "detail": "..."}],
       "read_only_since": "..." | null,
       "reload_command": null | "systemctl reload php8.2-fpm",   # re-run after a switch back
+      "php": {"before": "php7.4", "after": "php8.2"},  # the reload command gets "before" on a switch back
       "update_pid": 4321,        # update.php's process group: a recovery kills it before restoring the database
       "error": null | "..."
     }

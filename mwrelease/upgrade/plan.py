@@ -44,9 +44,12 @@ class Stop:
     line: str
     artifact: str
     delta_from: str | None  # set when a delta artifact from the installed release is used
+    php: str = "php"  # the PHP binary that runs update.php and then the wiki, from this stop on
+    php_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "line": self.line, "artifact": self.artifact, "delta_from": self.delta_from}
+        return {"version": self.version, "line": self.line, "artifact": self.artifact, "delta_from": self.delta_from,
+                "php": self.php, "php_version": self.php_version}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +61,12 @@ class Plan:
     database: str
     estimated_read_only_seconds: int
     warnings: tuple[str, ...] = field(default=())
+    php: str = "php"  # the PHP that runs the wiki before the upgrade
+    php_version: str = ""
+
+    @property
+    def switches_php(self) -> bool:
+        return any(s.php != self.php for s in self.stops)
 
     @property
     def disabled(self) -> list[ExtensionPlan]:
@@ -66,16 +75,22 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {"from": self.from_version, "target": self.target, "stops": [s.to_json() for s in self.stops],
                 "extensions": [e.to_json() for e in self.extensions], "database": self.database,
-                "estimated_read_only_seconds": self.estimated_read_only_seconds, "warnings": list(self.warnings)}
+                "estimated_read_only_seconds": self.estimated_read_only_seconds, "warnings": list(self.warnings),
+                "php": self.php, "php_version": self.php_version}
 
     def render(self) -> str:
         lines = [f"Upgrade plan: MediaWiki {self.from_version} -> {self.target}"]
         if len(self.stops) > 1:
             lines.append("  stops: " + " -> ".join([self.from_version] + [s.version for s in self.stops])
                          + " (MediaWiki upgrades from at most two LTS releases back)")
+        php = self.php
         for s in self.stops:
             how = f"delta from {s.delta_from}" if s.delta_from else "full tarball"
             lines.append(f"  {s.version}: {s.artifact} ({how})")
+            if s.php != php:
+                lines.append(f"    PHP switches here: {php} -> {s.php} (PHP {s.php_version}); update.php runs with it "
+                             "and the reload command gets it as $MWRELEASE_PHP")
+                php = s.php
         lines.append(f"  database: {self.database}")
         lines.append(f"  expected read-only window: about {self.estimated_read_only_seconds} s")
         lines.append("  loaded extensions and skins:")
@@ -162,27 +177,47 @@ def find_stops(inst_version: str, target: ReleaseEntry, index: ChannelIndex) -> 
     return stops
 
 
+def choose_php(release: ReleaseEntry, current: str, php_versions: dict[str, str], *, previous: str | None) -> str:
+    """The PHP binary for a stop: the one already running the wiki if the release accepts it, else the first
+    of the others (in the order the admin gave them) that it accepts."""
+    if not release.php or _php_ok(php_versions.get(current, ""), release.php):
+        return current
+    accepted = [b for b, v in php_versions.items() if _php_ok(v, release.php)]
+    if accepted:
+        return accepted[0]
+    have = ", ".join(f"{b} is PHP {v}" for b, v in php_versions.items())
+    hint = ("Install a PHP that it accepts beside the current one and name both, oldest first (e.g. --php php7.4 "
+            "--php php8.2): each stop runs with the first PHP its release accepts, and --reload-command gets it as "
+            "$MWRELEASE_PHP to switch the web server. Or upgrade PHP first and run the upgrade again.")
+    if previous:
+        hint += f" `--to {previous}` stops at the intermediate release, which this PHP runs."
+    raise ConfigError(f"MediaWiki {release.version} needs PHP {release.php}, and no PHP given runs it ({have}).",
+                      hint=hint)
+
+
 def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Manifest], *, to: str | None = None,
               line: str | None = None, disable_incompatible: bool = False,
-              database_bytes: int = 0) -> Plan:
-    """The plan; ``manifests`` maps each stop's version to its (verified) manifest.
+              database_bytes: int = 0, php_versions: dict[str, str] | None = None) -> Plan:
+    """The plan; ``manifests`` maps each stop's version to its (verified) manifest; ``php_versions`` maps
+    each PHP binary the admin named to its version, the one running the wiki first (default: "php" is
+    the installation's PHP).
 
     Raises ConfigError when an extension the release does not ship cannot run on a stop's core, unless
-    ``disable_incompatible``; NothingToDo when already current.
+    ``disable_incompatible``, or when no PHP given runs a stop's release; NothingToDo when already current.
     """
     target = choose_target(inst.core_version, index, to=to, line=line)
     stops_rel = find_stops(inst.core_version, target, index)
     warnings = list(inst.warnings)
+    php_versions = php_versions or {"php": inst.php_version}
+    current_php = php = next(iter(php_versions))
     stops: list[Stop] = []
     prev = inst.core_version
     for r in stops_rel:
+        php = choose_php(r, php, php_versions, previous=stops[-1].version if stops else None)
         art = choose_artifact(r, prev, pristine=prev == inst.core_version and installed_is_pristine(inst))
-        stops.append(Stop(version=r.version, line=r.line, artifact=art.file, delta_from=art.delta_from))
+        stops.append(Stop(version=r.version, line=r.line, artifact=art.file, delta_from=art.delta_from, php=php,
+                          php_version=php_versions.get(php, "")))
         prev = r.version
-        if r.php and inst.php_version and not _php_ok(inst.php_version, r.php):
-            raise ConfigError(f"MediaWiki {r.version} needs PHP {r.php}, but this server runs PHP {inst.php_version}.",
-                              hint="Upgrade PHP first (MediaWiki's PHP support per release is listed on mediawiki.org), "
-                                   "then run the upgrade again.")
         if r.databases and inst.db.type not in r.databases and _db_alias(inst.db.type) not in r.databases:
             warnings.append(f"release {r.version} was tested on {', '.join(r.databases)}, not on {inst.db.type}")
     final = manifests.get(target.version)
@@ -232,7 +267,8 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
                         f"over (the old tree is kept): {', '.join(inst.local_changes[:5])}")
     return Plan(from_version=inst.core_version, target=target.version, stops=tuple(stops),
                 extensions=tuple(ext_plans), database=inst.db.type,
-                estimated_read_only_seconds=estimate_read_only(len(stops), database_bytes), warnings=tuple(warnings))
+                estimated_read_only_seconds=estimate_read_only(len(stops), database_bytes), warnings=tuple(warnings),
+                php=current_php, php_version=php_versions.get(current_php, ""))
 
 
 def _compatibility(e: InstalledExtension, versions: list[str]) -> str | None:
@@ -249,6 +285,9 @@ def _compatibility(e: InstalledExtension, versions: list[str]) -> str | None:
 
 
 def _php_ok(php: str, requirement: str) -> bool:
+    """Unknown versions pass: the PHP could not be asked, and update.php will say."""
+    if not php:
+        return True
     try:
         return satisfies(php.split("-")[0].split("+")[0], requirement)
     except ConstraintError:

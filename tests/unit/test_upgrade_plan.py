@@ -123,11 +123,40 @@ def test_already_current_and_downgrade() -> None:
 
 
 def test_php_too_old_is_refused() -> None:
-    with pytest.raises(ConfigError, match="needs PHP"):
+    with pytest.raises(ConfigError, match="needs PHP") as exc:
         make_plan(inst("1.39.10", php="7.4.33"), IDX, MANIFESTS, line="1.43")
+    assert "php is PHP 7.4.33" in exc.value.message and "--php php7.4 --php php8.2" in (exc.value.hint or "")
+
+
+# A chain over a PHP switch: 1.35 and 1.39 accept PHP 7.4, 1.43 needs 8.1.
+CHAIN = index(release("1.35.14", php=">=7.3.19"), release("1.39.10", php=">=7.4.3"), release("1.43.5"))
+CHAIN_MANIFESTS = {v: manifest(v, CITE43) for v in ("1.39.10", "1.43.5")}
+
+
+def test_each_stop_runs_on_the_first_php_its_release_accepts() -> None:
+    phps = {"php7.4": "7.4.33", "php8.0": "8.0.30", "php8.2": "8.2.29", "php8.4": "8.4.1"}
+    plan = make_plan(inst("1.35.14", php="7.4.33"), CHAIN, CHAIN_MANIFESTS, line="1.43", php_versions=phps)
+    assert [(s.version, s.php, s.php_version) for s in plan.stops] == [("1.39.10", "php7.4", "7.4.33"),
+                                                                     ("1.43.5", "php8.2", "8.2.29")]
+    assert plan.switches_php and plan.php == "php7.4"
+    assert "PHP switches here: php7.4 -> php8.2 (PHP 8.2.29)" in plan.render()
+    # The current PHP is kept as long as the release accepts it.
+    plan = make_plan(inst("1.39.10", php="8.2.29"), CHAIN, CHAIN_MANIFESTS, line="1.43",
+                     php_versions={"php": "8.2.29", "php8.4": "8.4.1"})
+    assert [s.php for s in plan.stops] == ["php"] and not plan.switches_php
+
+
+def test_no_php_for_a_stop_names_the_intermediate_release() -> None:
+    with pytest.raises(ConfigError, match="1.43.5 needs PHP >= 8.1.0") as exc:
+        make_plan(inst("1.35.14", php="7.4.33"), CHAIN, CHAIN_MANIFESTS, line="1.43",
+                  php_versions={"php7.4": "7.4.33", "php8.0": "8.0.30"})
+    assert "php8.0 is PHP 8.0.30" in exc.value.message
+    assert "--to 1.39.10" in (exc.value.hint or "")
 
 
 def test_plan_json_shape() -> None:
     data = make_plan(inst("1.39.10"), IDX, MANIFESTS, line="1.43-lts", database_bytes=10_000_000).to_json()
-    assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings"}
+    assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings",
+                         "php", "php_version"}
+    assert set(data["stops"][0]) == {"version", "line", "artifact", "delta_from", "php", "php_version"}
     assert data["estimated_read_only_seconds"] > 15

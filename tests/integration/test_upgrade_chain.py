@@ -1,0 +1,100 @@
+"""End to end, with real MediaWiki: a 1.35 wiki taken to 1.43 with one command, through 1.39.
+
+MediaWiki 1.43 does not upgrade a 1.35 wiki directly, so the plan stops at 1.39 first; and 1.43 needs
+PHP >= 8.1 while 1.35 runs on PHP 7.3/7.4. The admin's server is therefore the bookworm image (PHP 8.2,
+and Python 3.11 for mwrelease) with Debian bullseye's PHP 7.4 installed beside it (harness.install_php74):
+the 1.35.13 wiki, unpacked from its release tarball, runs on PHP 7.4; `mwrelease upgrade --php php7.4
+--php php8.2` runs the 1.39 stop on PHP 7.4 and the 1.43 stop on PHP 8.2, and the reload command switches
+`php -S` over through $MWRELEASE_PHP. Every release is built from Debian's packages (1.35.13 bullseye,
+1.39.17 bookworm, 1.43.9 trixie).
+
+Needs the Docker engine and the three core images (ci/prepare-machine.sh with MWRELEASE_LINES including
+1.35); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
+
+from harness import assert_unchanged, envelope  # noqa: E402
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Any]:
+    from mwrelease.errors import EngineError
+
+    import harness
+
+    try:
+        from mwrelease.runner.engine import Engine
+
+        engine = Engine.connect()
+    except EngineError as exc:
+        pytest.skip(f"no container engine: {exc.message}")
+    images = (harness.LTS_1_35_IMAGE, harness.OLD_IMAGE, harness.NEW_IMAGE)
+    for image in images:
+        if engine.image(image) is None:
+            pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh with MWRELEASE_LINES='1.35 1.39 1.43')")
+    channel, (first_v, mid_v, new_v) = harness.build_channel(engine, images)
+    wheelhouse = harness.build_wheelhouse()
+    for server in harness.admin_server(engine, wheelhouse, channel, first_v, new_v, php74=True):
+        server.mid_v = mid_v
+        yield server
+
+
+def _upgrade(s: Any, *php: str) -> Any:
+    return s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
+                       "--json", "--reload-command", "mwr-restart-server", *(a for p in php for a in ("--php", p)))
+
+
+def test_chain_1_35_to_1_43_through_1_39_with_a_php_switch(chain: Any) -> None:
+    s = chain
+    s.reset()
+    before = s.snapshot()
+    assert before["version"] == s.old_v and before["version"].startswith("1.35.")
+    assert "MwrTestKeep" in before["extensions"] and "Alice" in before["users"] and "Mwr-test-1.png" in before["files"]
+    assert all("MWRKEEP-OK" in m and "PF-OK" in m for t, m in before["rendered"].items() if t.startswith("Test page"))
+
+    # PHP 7.4 alone cannot run 1.43: refused before anything changes, naming the intermediate release.
+    r = _upgrade(s, "php7.4")
+    assert r.exit_code == 3, r.output[-3000:]
+    err = envelope(r)["errors"][0]
+    assert "needs PHP" in err["message"] and f"--to {s.mid_v}" in err["hint"], err
+    assert_unchanged(s, before)
+
+    # With PHP 8.2 beside it: one command, two stops.
+    r = _upgrade(s, "php7.4", "php8.2")
+    env = envelope(r)
+    assert r.exit_code == 0, r.output[-5000:]
+    plan = env["data"]["plan"]
+    assert [(x["version"], x["php"]) for x in plan["stops"]] == [(s.mid_v, "php7.4"), (s.new_v, "php8.2")]
+    for stop in env["data"]["stops"]:
+        print(f"\nstop {stop['version']}: read-only {stop['read_only_seconds']} s, total {stop['total_seconds']} s, "
+              f"update.php {stop['update_seconds']} s")
+    assert [x["version"] for x in env["data"]["stops"]] == [s.mid_v, s.new_v]
+    after = s.snapshot()
+    assert after["version"] == s.new_v and not after["readonly"]
+    for key in ("pages", "users", "files", "rendered"):
+        assert after[key] == before[key], key
+    assert "MwrTestKeep" in after["extensions"]
+    assert s.sh("cat /run/wiki-php").stdout.strip() == "php8.2"  # the web server was switched over
+    assert "php8.2" in s.sh("tr '\\0' ' ' < /proc/$(cat /run/wiki-server.pid)/cmdline").stdout
+    rendered = s.sh("curl -s 'http://127.0.0.1:8080/api.php?action=parse&format=json&text=%3Cmwrkeep/%3E'").stdout
+    assert f"MWRKEEP-OK-{s.new_v}" in rendered
+
+    # Rolling back the last stop returns to 1.39 on PHP 7.4 with its data.
+    rb = s.rollback()
+    assert rb.exit_code == 0, rb.output[-3000:]
+    back = s.snapshot()
+    assert back["version"] == s.mid_v and not back["readonly"]
+    for key in ("pages", "users", "files", "rendered"):
+        assert back[key] == before[key], key
+    assert s.sh("cat /run/wiki-php").stdout.strip() == "php7.4"
