@@ -146,8 +146,9 @@ def upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool],
     return Outcome(plan=plan, done=True, stops=results, recovered=recovered)
 
 
-def _fault(step: str) -> None:
-    if os.environ.get(FAULT_ENV) == step:
+def _fault(step: str, version: str) -> None:
+    """Fault injection: MWRELEASE_FAULT_KILL_AT=update kills at the first stop's update, update@1.43.9 at that stop's."""
+    if os.environ.get(FAULT_ENV) in (step, f"{step}@{version}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -177,7 +178,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
     try:
         # 1. download
         j.begin("download")
-        _fault("download")
+        _fault("download", stop.version)
         art = rel.delta_from(stop.delta_from) if stop.delta_from else rel.full()
         assert art is not None
         dl = state / "downloads"
@@ -201,7 +202,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         j.set_path("new_tree", str(new_tree))
         j.set_path("old_tree", str(inst.tree))
         j.begin("unpack")
-        _fault("unpack")
+        _fault("unpack", stop.version)
         tick = progress(f"unpacking and verifying {len(manifest.files)} files", len(art_manifest.delta_changed)
                         if art.kind == "delta" else len(manifest.files)) if progress else None
         unpack_verified(tarball, art_manifest, new_tree, old_tree=inst.tree if art.kind == "delta" else None, tick=tick)
@@ -211,7 +212,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
 
         # 3. read-only on
         j.begin("readonly")
-        _fault("readonly")
+        _fault("readonly", stop.version)
         readonly_on(inst.tree, f"This wiki is being upgraded to MediaWiki {stop.version}; editing is back in a few minutes.")
         # opcache may serve the old LocalSettings.php (always, with opcache.validate_timestamps=0): reload.
         reload_server(opts.reload_command, log, php=php_before)
@@ -221,7 +222,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
 
         # 4. backup
         j.begin("backup")
-        _fault("backup")
+        _fault("backup", stop.version)
         bdir = state / "backups" / j.id
         j.set_path("backup", str(bdir))
         dbinfo = bk.backup_database(inst.db, bdir / "database", log=log)
@@ -235,7 +236,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
 
         # 5. stage the admin's files into the new tree
         j.begin("stage")
-        _fault("stage")
+        _fault("stage", stop.version)
         disabled = [e.name for e in plan.disabled]
         copied = stage_admin_files(inst, new_tree, disabled=disabled, upload_dir=upload_dir)
         j.done("stage", f"copied: {', '.join(copied)}")
@@ -248,14 +249,14 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         # 7. switch
         readonly_on(new_tree, f"This wiki is being upgraded to MediaWiki {stop.version}; editing is back in a few minutes.")
         j.begin("switch")
-        _fault("switch")
+        _fault("switch", stop.version)
         switch(j, wiki, inst, new_tree)
         reload_server(opts.reload_command, log, php=stop.php)
         j.done("switch")
 
         # 8. health check
         j.begin("health")
-        _fault("health")
+        _fault("health", stop.version)
         expected = [e.name for e in inst.loaded if e.name not in disabled]
         health = check_health(opts, inst, wiki, stop.version, expected, php=stop.php)
         missing_files = bk.check_images(images, _upload_dir_after(inst, wiki))
@@ -272,7 +273,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
 
         # 9. live
         j.begin("live")
-        _fault("live")
+        _fault("live", stop.version)
         readonly_off(wiki.resolve())
         reload_server(opts.reload_command, log, php=stop.php)
         ro_seconds = time.monotonic() - t_ro
@@ -494,7 +495,7 @@ def run_update(tree: Path, version: str, *, php: str, log: Path, journal: Journa
         # If we are killed, the next run must stop this update.php before restoring the database.
         journal.data["update_pid"] = proc.pid
         journal.save()
-        _fault("update")
+        _fault("update", version)
         try:
             rc = proc.wait(timeout=timeout)
         except BaseException:
@@ -541,7 +542,7 @@ def switch(j: Journal, wiki: Path, inst: Installation, new_tree: Path) -> None:
     j.save()
     # Two renames; between them the wiki path is briefly absent (microseconds). The journal has both names.
     os.rename(wiki, aside)
-    _fault("switch-between-renames")
+    _fault("switch-between-renames", j.data["to"])
     os.rename(new_tree, wiki)
 
 
