@@ -14,10 +14,15 @@ Per stop (1.35 -> 1.39 -> 1.43 is two stops, each its own transaction):
 
 Undo (``undo``) works from the journal alone, so the next run can finish what a killed run left:
 switch back, restore the database, remove read-only, delete the new tree.
+
+A full disk must not stop the undo: each stop holds a reserve file in the state directory
+(``RESERVE_BYTES``), and the undo first gives back the reserve, the unused new tree and an incomplete
+backup, so the journal, the database restore and LocalSettings.php have room to be written.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -45,6 +50,8 @@ from mwrelease.upgrade.plan import Plan, Stop, make_plan
 READONLY_FILE = "mwrelease-readonly.php"
 READONLY_MARK = "# mwrelease:read-only"
 DISABLED_MARK = "# mwrelease:disabled"
+RESERVE_FILE = "reserve"
+RESERVE_BYTES = 8 * 1024 * 1024  # room for the undo's writes when the disk fills during an upgrade
 FAULT_ENV = "MWRELEASE_FAULT_KILL_AT"  # fault injection for tests: SIGKILL ourselves when this step begins
 
 Say = Callable[[str], None]
@@ -191,8 +198,9 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         if art_manifest.core_version != stop.version or manifest.tree_sha256 != art_manifest.tree_sha256:
             raise IntegrityError(f"The manifests of {stop.version} in the channel disagree with each other.")
         unpacked = sum(f.size for f in manifest.files)
-        check_space({dl: art.size, state / "backups": bk.database_size(inst.db) + 1_000_000,
+        check_space({dl: art.size, state / "backups": bk.database_size(inst.db) + 1_000_000 + RESERVE_BYTES,
                      wiki.parent if inst.layout == "directory" else inst.tree.parent: unpacked})
+        hold_reserve(state)
         tick = progress(f"downloading {art.file}", art.size) if progress else None
         tarball = client.download(art, dl, progress=tick)
         j.done("download", f"{art.file} sha256 {art.sha256}")
@@ -279,6 +287,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         ro_seconds = time.monotonic() - t_ro
         total = time.monotonic() - t_start
         j.done("live")
+        (state / RESERVE_FILE).unlink(missing_ok=True)
         j.finish("done", extra={"read_only_seconds": round(ro_seconds, 2), "total_seconds": round(total, 2),
                                 "health": health.to_json(), "update_seconds": (j.step("update") or {}).get("seconds")})
         say(f"MediaWiki {stop.version} is live at {wiki} (read-only for {ro_seconds:.1f} s, total {total:.1f} s).")
@@ -286,7 +295,10 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
                 "update_seconds": (j.step("update") or {}).get("seconds"), "health": health.to_json(),
                 "backup": j.path_of("backup"), "old_tree": j.path_of("aside") or str(inst.tree), "journal_id": j.id}
     except BaseException as exc:
-        failed = next((s["name"] for s in reversed(j.data["steps"]) if s["status"] == "started"), "?")
+        # The step that was running; or, when writing the journal itself failed (a full disk), the last one.
+        failed = next((s["name"] for s in reversed(j.data["steps"]) if s["status"] == "started"),
+                      j.data["steps"][-1]["name"] if j.data["steps"] else "start")
+        free_space(j, say)  # before any write: the failure may be a full disk
         j.mark(failed, "failed")
         say(f"Step {failed!r} failed: {_describe(exc)}. Restoring the wiki to {inst.core_version}...")
         try:
@@ -304,6 +316,13 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
                 kind.message += f" The wiki was left on MediaWiki {inst.core_version}, unchanged."
                 raise kind
         details = (exc.details if isinstance(exc, MwreleaseError) else []) + _log_tail(log)
+        if disk_full(exc):
+            raise UpgradeError(
+                f"The disk filled up during step {failed!r} of the upgrade to MediaWiki {stop.version} "
+                f"({_describe(exc)}). The wiki was restored to MediaWiki {inst.core_version} with its database as it "
+                "was before, and is writable again.", details=details,
+                hint=f"Free space on that filesystem (`mwrelease prune --wiki {wiki}` removes the old trees and backups "
+                     "of earlier upgrades), then run the upgrade again.") from None
         raise UpgradeError(
             f"The upgrade to MediaWiki {stop.version} failed at step {failed!r}: {_describe(exc)}. The wiki was "
             f"restored to MediaWiki {inst.core_version} with its database as it was before, and is writable again.",
@@ -335,6 +354,51 @@ def check_space(needs: dict[Path, int]) -> None:
         raise UpgradeError("Not enough disk space to upgrade safely; nothing was changed.", details=short,
                            hint="Free some space (old backups are in the state directory's backups/), or use "
                                 "--state-dir on a larger filesystem, then run the upgrade again.")
+
+
+def hold_reserve(state: Path) -> None:
+    """Set RESERVE_BYTES aside in the state directory for the undo (see the module doc)."""
+    path = state / RESERVE_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise UpgradeError("Not enough disk space to upgrade safely; nothing was changed.",
+                           details=[f"{state}: not even {RESERVE_BYTES // 2**20} MB free for the journal and the undo"],
+                           hint="Free some space, or use --state-dir on a larger filesystem.") from None
+    os.close(fd)
+
+
+def free_space(j: Journal, say: Say) -> None:
+    """Give back what the undo does not need, first: the reserve, a new tree that does not serve the wiki,
+    an incomplete backup. Writes nothing."""
+    (j.state_dir / RESERVE_FILE).unlink(missing_ok=True)
+    wiki = Path(j.data["wiki"])
+    new_tree = j.path_of("new_tree")
+    serving = os.path.realpath(wiki) if wiki.exists() else None
+    if new_tree and Path(new_tree).is_dir() and os.path.realpath(new_tree) != serving and not j.reached("switch"):
+        shutil.rmtree(new_tree, ignore_errors=True)
+        say(f"  removed the new tree {new_tree}")
+    step = j.step("backup")
+    backup = j.path_of("backup")
+    if backup and step and step["status"] != "done" and Path(backup).is_dir():
+        shutil.rmtree(backup, ignore_errors=True)  # incomplete: the database was not changed after it
+
+
+def disk_full(exc: BaseException) -> bool:
+    """ENOSPC, also as SQLite reports it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "database or disk is full" in str(seen) or "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -602,6 +666,7 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
     pid = j.data.get("update_pid")
     if pid:
         _kill_group(int(pid))
+    free_space(j, say)
     if j.reached("switch"):
         say("  " + switch_back(j, wiki))
         j.mark("switch", "undone")

@@ -8,6 +8,8 @@
    refused with exit 8 first, leaving the wiki on 1.43.9.
 2. The 1.39 -> 1.43 upgrade on PostgreSQL (database container sharing the admin container's loopback),
    after update.php failing (the fixture extension) has been undone from pg_dump; then a rollback.
+3. The disk filling up in the middle of an upgrade (after the free-space check passed): /var/www is a
+   filesystem of its own, and the admin's reload command fills it the moment the wiki goes read-only.
 
 Needs the Docker engine and the core and database images (ci/prepare-machine.sh); skipped otherwise.
 """
@@ -100,7 +102,8 @@ def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any
     env = envelope(r)
     assert r.exit_code == 0, r.output[-4000:]
     stop_plan = env["data"]["plan"]["stops"]
-    assert stop_plan == [{"version": NEW, "line": "1.43", "artifact": delta["file"], "delta_from": OLD}], stop_plan
+    assert [{k: x[k] for k in ("version", "line", "artifact", "delta_from")} for x in stop_plan] == [
+        {"version": NEW, "line": "1.43", "artifact": delta["file"], "delta_from": OLD}], stop_plan
     stop = env["data"]["stops"][0]
     assert stop["health"]["ok"], stop["health"]
     history = json.loads(s.sh("cat /var/www/.mwrelease/history.json").stdout)["entries"]
@@ -189,3 +192,61 @@ def test_postgres_upgrade_and_update_failure(pg: Any) -> None:
     assert rb.exit_code == 0, rb.output[-3000:]
     assert_unchanged(pg, before)
     assert _pg_tables(pg) == pristine_tables
+
+
+# --- 3. the disk fills up mid-upgrade -------------------------------------------------------------
+
+# Run by the reload command: at its Nth call after the test arms it (N in /srv/fill-armed), take every free
+# byte of /var/www's filesystem, as a log file or another site on the same disk would.
+FILL_DISK = """#!/bin/sh
+[ -f /srv/fill-armed ] || exit 0
+n=$(($(cat /srv/fill-armed) - 1))
+if [ "$n" -gt 0 ]; then echo "$n" > /srv/fill-armed; exit 0; fi
+rm -f /srv/fill-armed
+avail=$(df --output=avail -B1 /var/www | tail -1)
+fallocate -l "$avail" /var/www/zz-filler 2>/dev/null || true
+mkdir -p /var/www/zz-filler.d  # then every last page
+i=0; while dd if=/dev/zero of=/var/www/zz-filler.d/$i bs=4096 count=1 status=none 2>/dev/null; do i=$((i+1)); done
+df --output=avail -B1 /var/www | tail -1 > /srv/fill-free
+exit 0
+"""
+
+
+@pytest.fixture(scope="module")
+def small_disk() -> Iterator[Any]:
+    import harness
+
+    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE))
+    channel, old_v, new_v = harness.build_artifacts(engine)
+    wheelhouse = harness.build_wheelhouse()
+    # 1.39's tree takes ~0.3 GB, 1.43's ~0.35 GB, its tarball 71 MB: 1.1 GB passes the free-space check.
+    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, www_disk_mb=1100)
+
+
+# The reload command runs when the wiki goes read-only (1st call) and after the switch (2nd): full there,
+# the undo must also restore the database (update.php has run) on a full disk.
+@pytest.mark.parametrize("when,call", [("readonly", 1), ("switch", 2)])
+def test_disk_filling_up_mid_upgrade_restores_the_wiki(small_disk: Any, when: str, call: int) -> None:
+    s = small_disk
+    s.reset()
+    before = s.snapshot()
+    s.c.put_files("/usr/local/bin", {"mwr-fill-disk": FILL_DISK.encode()}, mode=0o755)
+    s.sh(f"echo {call} > /srv/fill-armed && rm -f /srv/fill-free")
+    r = s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
+                    "--json", "--reload-command", "mwr-restart-server && mwr-fill-disk")
+    assert s.sh("cat /srv/fill-free", check=False).stdout.strip() == "0", "the disk was never filled"
+    assert r.exit_code == 9, r.output[-4000:]
+    err = envelope(r)["errors"][0]
+    assert "disk filled up" in err["message"] and "restored to MediaWiki" in err["message"], err
+    assert f"step {when!r}" in err["message"], err
+    assert "mwrelease prune" in err["hint"], err
+    # Nothing of the new tree is left; the admin frees the space and the wiki is as it was.
+    assert s.sh("ls /var/www").stdout.split() == ["data", "wiki", "zz-filler", "zz-filler.d"]
+    print(f"\ndisk full at {when}: {err['message']}")
+    s.sh("rm -r /var/www/zz-filler /var/www/zz-filler.d")
+    assert_unchanged(s, before)
+    if when == "switch":  # with the space back, the same command upgrades
+        r = s.upgrade()
+        assert r.exit_code == 0, r.output[-4000:]
+        after = s.snapshot()
+        assert after["version"] == s.new_v and after["pages"] == before["pages"] and after["files"] == before["files"]
