@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "upgrade": ("mwrelease.cli.upgrade", "upgrade", "Upgrade a tarball-installed wiki from a channel, with one command."),
     "rollback": ("mwrelease.cli.upgrade", "rollback", "Undo an interrupted upgrade, or go back to the previous release."),
     "status": ("mwrelease.cli.upgrade", "status", "Show a wiki's version, upgrades, backups and newer releases."),
+    "prune": ("mwrelease.cli.upgrade", "prune", "Remove old trees, backups and downloads of earlier upgrades."),
 }
 
 

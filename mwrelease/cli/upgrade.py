@@ -1,4 +1,4 @@
-"""`mwrelease upgrade`, `rollback` and `status`: the admin's commands."""
+"""`mwrelease upgrade`, `rollback`, `status` and `prune`: the admin's commands."""
 
 from __future__ import annotations
 
@@ -168,4 +168,47 @@ def _render_status(d: dict[str, Any]) -> str:
             out.append(f"  newer release line: {c['newest']} (use --line)")
         if not c["update_available"] and not c["newer_line_available"]:
             out.append("  up to date with the channel")
+    return "\n".join(out)
+
+
+@click.command("prune")
+@wiki_option
+@click.option("--keep", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
+              help="Keep the old tree and backup of the newest N upgrades (what `rollback` needs); 0 keeps none, "
+                   "and rollback is then impossible.")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed and the space it frees; remove nothing.")
+@state_option
+@json_option
+@reporting("prune")
+def prune(wiki: Path, keep: int, dry_run: bool, state_dir: Path | None) -> Result:
+    """Remove what earlier upgrades left behind: old trees beside the wiki, database backups, trees
+    parked by rollbacks, unpacked trees of failed runs and downloaded artifacts. The newest upgrade's old
+    tree and backup stay (--keep), so `mwrelease rollback` still works. Refuses while an upgrade runs or
+    was interrupted.
+
+    \b
+    Exit codes: 0 removed (or listed, with --dry-run); 3 an upgrade is running or was interrupted
+    (nothing removed); 10 nothing to prune.
+    """
+    from mwrelease.upgrade.prune import prune as do_prune
+
+    data = do_prune(wiki, keep=keep, state_dir=state_dir, dry_run=dry_run)
+    warnings = data.pop("warnings")
+    return Result(data=data, text=lambda: _render_prune(data), warnings=warnings)
+
+
+def _render_prune(d: dict[str, Any]) -> str:
+    from mwrelease.upgrade.prune import human
+
+    out = [("Would remove" if d["dry_run"] else "Removed") + ":"]
+    for r in d["removals"]:
+        out.append(f"  {human(r['bytes']):>9}  {r['what']}: {r['path']}")
+    out.append(("Would free" if d["dry_run"] else "Freed") + f" {human(d['bytes_freed'])} ({d['bytes_freed']} bytes).")
+    for r in d["skipped"]:
+        out.append(f"  not removed: {r['path']}: {r['skip']}")
+    for k in d["kept"]:
+        out.append(f"Kept for `mwrelease rollback` ({k['from']} -> {k['to']}): old tree {k['old_tree']}, "
+                   f"backup {k['backup']}")
+    if d["dry_run"]:
+        out.append("(dry run: nothing was removed)")
     return "\n".join(out)

@@ -29,7 +29,8 @@ State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` say
 
 When it ends, the journal (with "finished", "read_only_seconds", "total_seconds", "health") is appended to
 ``history.json`` (format ``mwrelease.history/1``: {"format", "entries": [...]}) and removed; a rollback of a
-finished upgrade is journaled the same way with "rollback_of" and "kind": "rollback".
+finished upgrade is journaled the same way with "rollback_of" and "kind": "rollback". ``mwrelease prune``
+adds "pruned": "<timestamp>" to an entry once it removed that run's old tree, backup or parked tree.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from mwrelease.errors import UpgradeError
 
@@ -204,3 +205,22 @@ def append_history(state_dir: Path, entry: dict[str, Any]) -> None:
     entries = load_history(state_dir)
     entries.append(entry)
     write_json_durably(state_dir / "history.json", {"format": HISTORY_FORMAT, "entries": entries})
+
+
+def mark_history(state_dir: Path, ids: Collection[str], fields: dict[str, Any], *, wiki: str | None = None) -> int:
+    """Set ``fields`` on the history entries with these ids (of this wiki, when given); returns how many
+    changed. A history file that is missing or not in the expected format is left alone."""
+    p = state_dir / "history.json"
+    if not ids or not p.exists():
+        return 0
+    data = json.loads(p.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        return 0
+    changed = 0
+    for entry in data["entries"]:
+        if isinstance(entry, dict) and entry.get("id") in ids and (wiki is None or entry.get("wiki") == wiki):
+            entry.update(fields)
+            changed += 1
+    if changed:
+        write_json_durably(p, {**data, "format": data.get("format", HISTORY_FORMAT)})
+    return changed
