@@ -77,6 +77,10 @@ def check_member(m: tarfile.TarInfo, prefix: str) -> str:
             raise _unsafe(name, "is a hard link (releases contain none)")
         raise _unsafe(name, "is a device, fifo or other special file")
     root = prefix.rstrip("/")
+    if norm == ".":  # "./", the archive's own root, as `tar -C dir -c .` writes it
+        if not m.isdir():
+            raise _unsafe(name, "is not a directory but names the archive's root")
+        return ""
     if norm != root and not norm.startswith(prefix):
         raise _unsafe(name, f"is outside the release's top directory {prefix!r}")
     rel = "" if norm == root else norm[len(prefix):]
@@ -94,6 +98,17 @@ def _unsafe(name: str, why: str) -> IntegrityError:
     return IntegrityError(f"The archive member {name!r} {why}; the archive is unsafe to unpack and nothing was "
                           "installed from it.", hint="Do not use this artifact: download it again from the release "
                           "channel and tell the release managers if it happens again.")
+
+
+def member_paths(archive: Path) -> list[str]:
+    """The normalised path of every member of ``archive`` ("" for its root), each checked as ``safe_extract``
+    checks it (IntegrityError for an unsafe member or an archive that cannot be read). Nothing is written."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            return [check_member(m, "") for m in tar.getmembers()]
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise IntegrityError(f"{archive} cannot be read as a tarball: {exc}.",
+                             hint="Check that it is a .tar.gz (or .tar.xz, .tar.bz2) release tarball.") from None
 
 
 def safe_extract(archive: Path, dest: Path, prefix: str,

@@ -52,8 +52,24 @@ def artifact_names(version: str, delta_from: str | None = None) -> tuple[str, st
 
 
 def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str | None = None,
-                  previous: Path | None = None, tick: Callable[[int], None] | None = None) -> list[Artifact]:
-    """Build the full artifact (and a delta when ``previous`` names an older manifest of the same line)."""
+                  core_tarball: coretree.CoreTarball | None = None, previous: Path | None = None,
+                  tick: Callable[[int], None] | None = None, say: Callable[[str], None] | None = None) -> list[Artifact]:
+    """Build the full artifact (and a delta when ``previous`` names an older manifest of the same line).
+
+    Core comes from exactly one of ``core_tree``, ``core_image`` or ``core_tarball``. A tarball is fetched and
+    checked (sha256, then every member) before anything is written to ``out_dir``.
+    """
+    given = [name for name, v in (("--core-tree", core_tree), ("--core-image", core_image),
+                                   ("--core-tarball", core_tarball)) if v is not None]
+    if len(given) != 1:
+        raise ConfigError(("No core to build from." if not given else
+                           f"Core can come from one place only, but {' and '.join(given)} were given."),
+                          hint="Pass exactly one of --core-tree DIR, --core-image IMAGE or --core-tarball URL "
+                               "--core-sha256 HEX.")
+    tarball_top: tuple[Path, str] | None = None
+    if core_tarball is not None:
+        local = coretree.fetch_tarball(core_tarball, say=say)
+        tarball_top = (local, coretree.tarball_top_directory(local, core_tarball.url))
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp:
         stage = Path(tmp, "tree")
@@ -62,7 +78,8 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
         elif core_image is not None:
             coretree.extract_from_image(core_image, stage)
         else:
-            raise ConfigError("No core to build from.", hint="Pass --core-tree DIR or --core-image IMAGE.")
+            assert tarball_top is not None
+            coretree.extract_from_tarball(*tarball_top, stage)
         version = coretree.core_version_of(stage)
         if version != lock.core_version:
             raise ConfigError(f"The core tree is MediaWiki {version}, but the lock {lock.bundle!r} is for "
@@ -78,7 +95,8 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
             name=name, kind="full", core_version=version, core_line=line, files=tuple(entries),
             bundle=lock.bundle, php_requirement=php_req, databases=tuple(lock.databases), php_tested=tuple(lock.php),
             upgrades_from_lines=tuple(upgrades_from(line)), upgrades_from_min=f"{upgrades_from(line)[0]}.0",
-            components=tuple(components), artifact_file=tar_name, created_by=f"mwrelease {__version__}")
+            components=tuple(components), artifact_file=tar_name, created_by=f"mwrelease {__version__}",
+            core_source=core_tarball.to_json() if core_tarball is not None else None)
         tarball = out_dir / tar_name
         write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
         manifest_path = out_dir / manifest_name
@@ -107,7 +125,8 @@ def build_delta(new: Manifest, new_tree: Path, old: Manifest, out_dir: Path) -> 
         bundle=new.bundle, php_requirement=new.php_requirement, databases=new.databases, php_tested=new.php_tested,
         upgrades_from_lines=(new.core_line,), upgrades_from_min=old.core_version, components=new.components,
         artifact_file=tar_name, delta_from=old.core_version, delta_from_tree_sha256=old.tree_sha256,
-        delta_changed=tuple(f.path for f in changed), delta_removed=tuple(removed), created_by=new.created_by)
+        delta_changed=tuple(f.path for f in changed), delta_removed=tuple(removed), created_by=new.created_by,
+        core_source=new.core_source)
     tarball = out_dir / tar_name
     write_tarball(tarball, new_tree, delta.prefix, changed)
     manifest_path = out_dir / manifest_name

@@ -33,7 +33,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from mwrelease.errors import ConfigError, IntegrityError, SourceError
 from mwrelease.release.build import check_sha256sums
@@ -224,17 +224,7 @@ class ChannelClient:
 
     def _http(self) -> Any:
         if self._session is None:
-            import requests
-            from requests.adapters import HTTPAdapter
-            from urllib3.util.retry import Retry
-
-            s = requests.Session()
-            retry = Retry(total=self.retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                          allowed_methods=frozenset({"GET", "HEAD"}))
-            s.mount("http://", HTTPAdapter(max_retries=retry))
-            s.mount("https://", HTTPAdapter(max_retries=retry))
-            s.headers["User-Agent"] = "mwrelease (MediaWiki release manager)"
-            self._session = s
+            self._session = http_session(self.retries)
         return self._session
 
     def _url(self, name: str) -> str:
@@ -285,49 +275,96 @@ class ChannelClient:
 
     def download(self, art: ArtifactRef, dest_dir: Path, *, progress: Callable[[int], None] | None = None) -> Path:
         """Fetch an artifact into dest_dir, hashing while it streams; IntegrityError on a size or sha256 mismatch."""
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / art.file
-        tmp = dest.with_name(dest.name + ".part")
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with open(tmp, "wb") as out:
-                for chunk in self._chunks(art.file):
-                    size += len(chunk)
-                    if size > art.size:
-                        raise IntegrityError(f"{art.file} is larger than the {art.size} bytes the channel index says; "
-                                             "it was damaged or tampered with.",
-                                             hint="Nothing was changed on the wiki. Try again later.")
-                    h.update(chunk)
-                    out.write(chunk)
-                    if progress:
-                        progress(len(chunk))
-            if h.hexdigest() != art.sha256 or size != art.size:
-                raise IntegrityError(f"{art.file} has sha256 {h.hexdigest()} ({size} bytes), but the channel index says "
-                                     f"{art.sha256} ({art.size} bytes); it was damaged or tampered with, so it will not "
-                                     "be installed.", hint="Nothing was changed on the wiki. Try again later, or tell "
-                                     "the channel's maintainers if it happens again.")
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return dest
 
-    def _chunks(self, name: str, size: int = 1 << 20) -> Any:
+        def mismatch(actual: str, size: int, too_large: bool) -> IntegrityError:
+            if too_large:
+                return IntegrityError(f"{art.file} is larger than the {art.size} bytes the channel index says; "
+                                      "it was damaged or tampered with.",
+                                      hint="Nothing was changed on the wiki. Try again later.")
+            return IntegrityError(f"{art.file} has sha256 {actual} ({size} bytes), but the channel index says "
+                                  f"{art.sha256} ({art.size} bytes); it was damaged or tampered with, so it will not "
+                                  "be installed.", hint="Nothing was changed on the wiki. Try again later, or tell "
+                                  "the channel's maintainers if it happens again.")
+
+        return stream_verified(self._chunks(art.file), dest_dir / art.file, sha256=art.sha256, size=art.size,
+                               mismatch=mismatch, progress=progress)
+
+    def _chunks(self, name: str, size: int = 1 << 20) -> Iterator[bytes]:
         url = self._url(name)
         if not self.remote:
-            try:
-                with open(url, "rb") as fh:
-                    while chunk := fh.read(size):
-                        yield chunk
-            except OSError as exc:
-                raise SourceError(f"Cannot read {name} from channel {self.location}: {exc.strerror}.") from None
-            return
-        import requests
+            return read_chunks(url, local_error=f"Cannot read {name} from channel {self.location}", size=size)
+        return read_chunks(url, session=self._http(), timeout=self.timeout, size=size,
+                           hint="Check the network, then run the command again; nothing on the wiki was changed.")
 
+
+# --- streaming downloads (shared with `release build --core-tarball`) ------------------------------
+
+def http_session(retries: int) -> Any:
+    """A requests session that retries connection errors and 429/5xx answers with a short backoff."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    s = requests.Session()
+    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=frozenset({"GET", "HEAD"}))
+    s.mount("http://", HTTPAdapter(max_retries=retry))
+    s.mount("https://", HTTPAdapter(max_retries=retry))
+    s.headers["User-Agent"] = "mwrelease (MediaWiki release manager)"
+    return s
+
+
+def read_chunks(url: str, *, session: Any = None, timeout: float = 30.0, size: int = 1 << 20,
+                local_error: str | None = None, hint: str | None = None) -> Iterator[bytes]:
+    """The bytes of a local file (``session`` None) or of an http(s) URL, in chunks; SourceError when unreadable.
+
+    ``local_error`` starts the message for an unreadable file ("Cannot read X from Y"); ``hint`` follows a failed
+    download.
+    """
+    if session is None:
         try:
-            with self._http().get(url, stream=True, timeout=self.timeout) as r:
-                r.raise_for_status()
-                yield from r.iter_content(chunk_size=size)
-        except requests.RequestException as exc:
-            raise SourceError(f"Downloading {url} failed: {exc}.",
-                              hint="Check the network, then run the command again; nothing on the wiki was changed.") from None
+            with open(url, "rb") as fh:
+                while chunk := fh.read(size):
+                    yield chunk
+        except OSError as exc:
+            raise SourceError(f"{local_error or f'Cannot read {url}'}: {exc.strerror}.") from None
+        return
+    import requests
+
+    try:
+        with session.get(url, stream=True, timeout=timeout) as r:
+            r.raise_for_status()
+            yield from r.iter_content(chunk_size=size)
+    except requests.RequestException as exc:
+        raise SourceError(f"Downloading {url} failed: {exc}.", hint=hint) from None
+
+
+def stream_verified(chunks: Iterable[bytes], dest: Path, *, sha256: str, size: int | None = None,
+                    mismatch: Callable[[str, int, bool], IntegrityError],
+                    progress: Callable[[int], None] | None = None) -> Path:
+    """Write ``chunks`` to ``dest``, hashing while they stream; ``dest`` appears only when they verify.
+
+    The bytes go to ``dest.part`` first, which is removed on any failure. When more than ``size`` bytes
+    arrive, or the sha256 (or the size, when given) differs at the end, ``mismatch(actual_sha256,
+    bytes_read, too_large)`` makes the error to raise.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    h = hashlib.sha256()
+    got = 0
+    try:
+        with open(tmp, "wb") as out:
+            for chunk in chunks:
+                got += len(chunk)
+                if size is not None and got > size:
+                    raise mismatch(h.hexdigest(), got, True)
+                h.update(chunk)
+                out.write(chunk)
+                if progress:
+                    progress(len(chunk))
+        if h.hexdigest() != sha256 or (size is not None and got != size):
+            raise mismatch(h.hexdigest(), got, False)
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest

@@ -7,6 +7,8 @@ File format (JSON, ``format: "mwrelease.manifest/1"``)::
       "kind": "full" | "delta",
       "name": "mediawiki-1.43.5",                      # also the tarball's top directory
       "core": {"version": "1.43.5", "line": "1.43", "lts": true},
+      "core_source": {"type": "tarball", "url": "https://…/mediawiki-1.43.5.tar.gz", "sha256": "…"},
+                                                        # only when core came from a tarball (absent otherwise)
       "bundle": "tarball-1.43",                         # the lock's bundle name ("" without a lock)
       "requires": {"php": ">= 8.1.0", "databases": ["sqlite", "mariadb"]},
       "php_tested": ["8.2", "8.4"],
@@ -98,6 +100,7 @@ class Manifest:
     delta_changed: tuple[str, ...] = ()
     delta_removed: tuple[str, ...] = ()
     created_by: str = ""
+    core_source: dict[str, str] | None = None  # where core came from, e.g. {"type": "tarball", "url", "sha256"}
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,7 +115,7 @@ class Manifest:
         return {f.path: f for f in self.files}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "kind": self.kind,
             "name": self.name,
@@ -130,6 +133,15 @@ class Manifest:
                 "changed": list(self.delta_changed), "removed": list(self.delta_removed)},
             "created_by": self.created_by,
         }
+        if self.core_source is None:
+            return data
+        # An optional key, right after "core"; manifests without it keep their exact bytes.
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out[key] = value
+            if key == "core":
+                out["core_source"] = dict(self.core_source)
+        return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
@@ -155,6 +167,7 @@ class Manifest:
                 delta_from=delta.get("from"), delta_from_tree_sha256=delta.get("from_tree_sha256"),
                 delta_changed=tuple(delta.get("changed", [])), delta_removed=tuple(delta.get("removed", [])),
                 created_by=data.get("created_by", ""),
+                core_source=_core_source(data.get("core_source")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IntegrityError(f"{origin} is a damaged release manifest: missing or wrong field {exc}.",
@@ -168,6 +181,14 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         data = read_json(path, what="Release manifest", error=IntegrityError, hint="Download the release again from its channel.")
         return cls.from_json(data, origin=str(path))
+
+
+def _core_source(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise TypeError("core_source")
+    return dict(value)
 
 
 def tree_digest(files: tuple[FileEntry, ...] | list[FileEntry]) -> str:
