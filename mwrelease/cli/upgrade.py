@@ -157,7 +157,8 @@ def _render_status(d: dict[str, Any]) -> str:
         out.append(f"  INTERRUPTED upgrade {j['from']} -> {j['to']}: run `mwrelease rollback` or `upgrade` again")
     for h in d["history"]:
         out.append(f"  {h['finished'] or h['started']}: {h.get('kind') or 'upgrade'} {h['from']} -> {h['to']}: {h['state']}"
-                   + (f" (read-only {h['read_only_seconds']} s)" if h.get("read_only_seconds") else ""))
+                   + (f" (read-only {h['read_only_seconds']} s)" if h.get("read_only_seconds") else "")
+                   + (" [old tree and backup pruned]" if h.get("pruned") else ""))
     for b in d["backups"]:
         out.append(f"  backup: {b}")
     c = d["channel"]

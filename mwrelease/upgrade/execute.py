@@ -282,8 +282,7 @@ def run_stop(opts: Options, inst: Installation, plan: Plan, stop: Stop, client: 
         # 9. live
         j.begin("live")
         _fault("live", stop.version)
-        readonly_off(wiki.resolve())
-        reload_server(opts.reload_command, log, php=stop.php)
+        readonly_off(wiki.resolve())  # no reload needed: the require line is guarded by is_file()
         ro_seconds = time.monotonic() - t_ro
         total = time.monotonic() - t_start
         j.done("live")
@@ -434,13 +433,17 @@ def readonly_on(tree: Path, reason: str) -> None:
     if READONLY_MARK in text:
         return
     sep = "" if text.endswith("\n") else "\n"
-    line = f"require_once __DIR__ . '/{READONLY_FILE}'; {READONLY_MARK}\n"
+    # Guarded by is_file(): deleting the file ends read-only mode at once, even where opcache never
+    # revalidates LocalSettings.php; the line itself is then removed at leisure.
+    path = f"__DIR__ . '/{READONLY_FILE}'"
+    line = f"if ( is_file( {path} ) ) {{ require {path}; }} {READONLY_MARK}\n"
     if text.rstrip().endswith("?>"):
         line = f"<?php {line.rstrip()}\n?>\n"
     _replace_text(ls, text + sep + line)
 
 
 def readonly_off(tree: Path) -> None:
+    (tree / READONLY_FILE).unlink(missing_ok=True)  # writable from the next request on
     ls = tree / "LocalSettings.php"
     if ls.exists():
         text = ls.read_text()
@@ -450,7 +453,6 @@ def readonly_off(tree: Path) -> None:
             if text.rstrip().endswith(f"{READONLY_MARK}\n?>") and kept and kept[-1].strip() == "?>":
                 kept.pop()
             _replace_text(ls, "".join(kept))
-    (tree / READONLY_FILE).unlink(missing_ok=True)
 
 
 def _php_str(s: str) -> str:
@@ -724,18 +726,27 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
     rec = recover(wiki, state, say, php=php, reload_command=reload_command)
     if rec is not None:
         return {**rec, "action": "rolled back an interrupted upgrade"}
-    last = next((h for h in reversed(load_history(state)) if h.get("state") == "done" and h.get("wiki") == str(wiki)), None)
+    last = last_upgrade(load_history(state), wiki)
     if last is None:
         from mwrelease.errors import NothingToDo
         raise NothingToDo(f"There is no finished upgrade of {wiki} to roll back.",
                           hint="`mwrelease status --wiki ...` lists the upgrades and backups.")
     paths = last["paths"]
-    bdir = Path(paths["backup"])
-    info = json.loads((bdir / "backup.json").read_text())
+    bdir = Path(paths.get("backup") or "")
     old = Path(paths.get("aside") or paths.get("old_tree") or "")
-    if last["layout"] == "directory" and not old.exists():
-        raise UpgradeError(f"The old tree {old} of MediaWiki {last['from']} is gone; cannot roll back.")
+    gone = [what for what, ok in ((f"the database backup {bdir}", (bdir / "backup.json").is_file()),
+                                  (f"the old tree {old}", last["layout"] != "directory" or old.is_dir())) if not ok]
+    if gone:
+        pruned = f" (removed by `mwrelease prune` at {last['pruned']})" if last.get("pruned") else ""
+        raise UpgradeError(f"Cannot roll back the upgrade {last['from']} -> {last['to']}: {' and '.join(gone)} "
+                           f"{'is' if len(gone) == 1 else 'are'} gone{pruned}. Nothing was changed.",
+                           hint="Restore from your own backups, or stay on this release.")
+    info = json.loads((bdir / "backup.json").read_text())
     inst = inspect_wiki(wiki, php=php, check_local_changes=False)
+    if inst.core_version != last["to"]:
+        raise UpgradeError(f"The wiki is on MediaWiki {inst.core_version}, but the last upgrade went to {last['to']}; "
+                           "rolling back now would restore a database that does not match. Nothing was changed.",
+                           hint="`mwrelease status --wiki ...` shows the history.")
     old_php = (last.get("php") or {}).get("before") or php  # a rollback across a PHP switch switches back
     j = Journal.start(state, wiki=wiki, layout=last["layout"], from_version=inst.core_version, to_version=last["from"])
     j.data["rollback_of"] = last["id"]
@@ -781,6 +792,18 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
             "health": health.to_json(), "note": "edits made after that upgrade are not in the restored database"}
 
 
+def last_upgrade(history: list[dict[str, Any]], wiki: Path) -> dict[str, Any] | None:
+    """The newest finished upgrade of ``wiki`` that no rollback has undone yet: what `rollback` undoes.
+    Rolling back twice goes back two upgrades (1.43 -> 1.39 -> 1.35 after a chain)."""
+    undone = {h.get("rollback_of") for h in history if h.get("kind") == "rollback" and h.get("state") == "done"}
+    for h in reversed(history):
+        if (h.get("wiki") == str(wiki) and h.get("state") == "done" and h.get("kind") != "rollback"
+                and h.get("id") not in undone):
+            found: dict[str, Any] = h
+            return found
+    return None
+
+
 def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php") -> dict[str, Any]:
     wiki = Path(os.path.abspath(wiki))
     state = state_dir_for(wiki, state_dir)
@@ -790,7 +813,7 @@ def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str 
     backups = sorted(str(p) for p in (state / "backups").iterdir()) if (state / "backups").is_dir() else []
     out: dict[str, Any] = {"installation": inst.to_json(), "interrupted_upgrade": j.data if j else None,
                            "history": [{k: h.get(k) for k in ("id", "kind", "from", "to", "state", "started", "finished",
-                                                              "read_only_seconds", "total_seconds", "error")}
+                                                              "read_only_seconds", "total_seconds", "error", "pruned")}
                                        for h in history[-10:]],
                            "backups": backups, "channel": None}
     if channel:

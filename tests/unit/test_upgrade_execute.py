@@ -237,13 +237,14 @@ def test_cli_exit_codes(wiki: Path, channel: Path) -> None:
 
 def test_reload_command_runs_after_switch_and_after_switch_back(wiki: Path, channel: Path, tmp_path: Path) -> None:
     marker = tmp_path / "reloads"
-    cmd = f"readlink -f {wiki}/includes/Defines.php >/dev/null; grep -o \"'1[.0-9]*'\" {wiki}/includes/Defines.php >> {marker}"
+    cmd = (f"grep -o \"'1[.0-9]*'\" {wiki}/includes/Defines.php | tr -d '\\n' >> {marker}; "
+           f"echo \" $MWRELEASE_PHP\" >> {marker}")
     upgrade(opts(wiki, channel, reload_command=cmd), say=say, confirm=lambda p: True)
-    # after read-only on (old tree), after the switch and after read-only off (new tree)
-    assert marker.read_text().split() == ["'1.39.1'", "'1.43.1'", "'1.43.1'"]
+    # after read-only on (old tree) and after the switch (new tree); read-only off needs none (is_file guard)
+    assert marker.read_text().splitlines() == ["'1.39.1' php", "'1.43.1' php"]
     marker.unlink()
     rollback(wiki, state_dir=None, say=say, skip_http=True, reload_command=cmd)
-    assert marker.read_text().split() == ["'1.43.1'", "'1.39.1'"]
+    assert marker.read_text().splitlines() == ["'1.43.1' php", "'1.39.1' php"]
 
 
 def test_failing_reload_command_rolls_back(wiki: Path, channel: Path) -> None:
@@ -321,3 +322,30 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
     assert schema(w) == ["1.39.1", "1.43.1"]  # update.php ran once per stop, in order
     assert pages(w) == ["Main Page"]
     assert not (w / "includes" / "Only1351.php").exists() and (w / "includes" / "Only1431.php").exists()
+    # Each rollback undoes the newest upgrade not yet undone: 1.43 -> 1.39 -> 1.35, then nothing is left.
+    for version, schema_after in (("1.39.1", ["1.39.1"]), ("1.35.1", [])):
+        rollback(w, state_dir=None, say=say, skip_http=True)
+        assert inspect_wiki(w).core_version == version and schema(w) == schema_after and pages(w) == ["Main Page"]
+    with pytest.raises(NothingToDo):
+        rollback(w, state_dir=None, say=say, skip_http=True)
+
+
+def test_rollback_refuses_when_the_backup_is_gone(wiki: Path, channel: Path) -> None:
+    upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    backup = Path(json.loads((wiki.parent / ".mwrelease" / "history.json").read_text())["entries"][-1]["paths"]["backup"])
+    shutil.rmtree(backup)  # as `mwrelease prune --keep 0` does
+    with pytest.raises(UpgradeError, match="database backup .* is gone. Nothing was changed"):
+        rollback(wiki, state_dir=None, say=say, skip_http=True)
+    assert inspect_wiki(wiki).core_version == "1.43.1"
+
+
+def test_read_only_ends_when_its_file_goes_even_with_the_line_still_there(wiki: Path) -> None:
+    # What a PHP server with opcache.validate_timestamps=0 sees: the old LocalSettings.php, the file gone.
+    from mwrelease.upgrade.execute import READONLY_FILE, readonly_off, readonly_on
+
+    readonly_on(wiki, "upgrading")
+    assert inspect_wiki(wiki, check_local_changes=False).read_only == "upgrading"
+    (wiki / READONLY_FILE).unlink()
+    assert not inspect_wiki(wiki, check_local_changes=False).read_only
+    readonly_off(wiki)
+    assert "mwrelease" not in (wiki / "LocalSettings.php").read_text()
