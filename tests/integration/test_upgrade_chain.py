@@ -96,6 +96,12 @@ def test_chain_1_35_to_1_43_through_1_39_with_a_php_switch(chain: Any) -> None:
     rendered = s.sh("curl -s 'http://127.0.0.1:8080/api.php?action=parse&format=json&text=%3Cmwrkeep/%3E'").stdout
     assert f"MWRKEEP-OK-{s.new_v}" in rendered
 
+    # prune frees the first stop's old 1.35 tree, backup and the downloads, and keeps what rollback needs.
+    pr = envelope(s.mwrelease("prune", "--wiki", "/var/www/wiki", "--json"))
+    assert pr["exit_code"] == 0, pr
+    print(f"prune freed {pr['data']['bytes_freed'] / 1e6:.0f} MB")
+    left = s.sh("ls /var/www").stdout.split()
+    assert not any(f"old-{s.old_v}" in f for f in left) and any(f"old-{s.mid_v}" in f for f in left), left
     # Rolling back the last stop returns to 1.39 on PHP 7.4 with its data.
     rb = s.rollback()
     assert rb.exit_code == 0, rb.output[-3000:]
