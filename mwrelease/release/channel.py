@@ -246,9 +246,9 @@ class ChannelClient:
             r = self._http().get(url, timeout=self.timeout)
             r.raise_for_status()
         except requests.RequestException as exc:
-            raise SourceError(f"Cannot download {url}: {exc}.",
-                              hint="Check the network and the --channel URL, then run the command again; "
-                                   "nothing on the wiki was changed.") from None
+            raise download_error(f"Cannot download {url}", exc,
+                                 hint="Check the network and the --channel URL, then run the command again; "
+                                      "nothing on the wiki was changed.") from None
         if len(r.content) > limit:
             raise IntegrityError(f"{url} is larger than {limit} bytes; refusing it.")
         return bytes(r.content)
@@ -336,7 +336,19 @@ def read_chunks(url: str, *, session: Any = None, timeout: float = 30.0, size: i
             r.raise_for_status()
             yield from r.iter_content(chunk_size=size)
     except requests.RequestException as exc:
-        raise SourceError(f"Downloading {url} failed: {exc}.", hint=hint) from None
+        raise download_error(f"Downloading {url} failed", exc, hint=hint) from None
+
+
+def download_error(what: str, exc: Exception, *, hint: str | None) -> SourceError:
+    """A failed request as a SourceError; a TLS certificate that does not verify says so, and what to do."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.SSLError):
+        return SourceError(f"{what}: the server's TLS certificate could not be verified ({exc}). mwrelease only "
+                           "installs from a channel whose certificate verifies, so nothing was downloaded.",
+                           hint="If the channel uses a private certificate authority, point REQUESTS_CA_BUNDLE at "
+                                "its certificate (a PEM file); otherwise tell the channel's maintainers.")
+    return SourceError(f"{what}: {exc}.", hint=hint)
 
 
 def stream_verified(chunks: Iterable[bytes], dest: Path, *, sha256: str, size: int | None = None,

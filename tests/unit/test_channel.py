@@ -119,3 +119,47 @@ def test_not_a_channel(tmp_path: Path) -> None:
     (tmp_path / "index.json").write_text('{"format": "something/1"}')
     with pytest.raises(SourceError, match="not an mwrelease release channel"):
         ChannelClient(str(tmp_path)).index()
+
+
+@pytest.fixture
+def https_channel(channel: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The channel over HTTPS on loopback, with a self-signed certificate for 127.0.0.1 (made by openssl)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    handler = functools.partial(_QuietHandler, directory=str(channel))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/", cert
+    server.shutdown()
+
+
+def test_https_channel_verifies_the_certificate(https_channel: tuple[str, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    url, cert = https_channel
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    # A certificate nobody vouches for: refused, saying why and what to do.
+    with pytest.raises(SourceError, match="TLS certificate could not be verified") as exc:
+        ChannelClient(url, retries=0, timeout=5).index()
+    assert "REQUESTS_CA_BUNDLE" in (exc.value.hint or "")
+    # The admin trusts the channel's CA: index, manifest and a verified download over HTTPS.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    client = ChannelClient(url, retries=0, timeout=5)
+    rel = client.index().newest("1.43")
+    assert rel is not None and rel.version == "1.43.5"
+    manifest = client.manifest(rel.manifest_file, rel.manifest_sha256)
+    assert manifest.core_version == "1.43.5"
+    p = client.download(rel.full(), tmp_path / "dl")
+    assert p.stat().st_size == rel.full().size
