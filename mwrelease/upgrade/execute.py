@@ -106,8 +106,9 @@ def prepare(opts: Options, say: Say) -> tuple[Installation, Plan, ChannelClient,
     for r in stops:
         manifests[r.version] = client.manifest(r.manifest_file, r.manifest_sha256)
     installed_rel = index.find(inst.core_version)
-    if inst.installed_manifest is None and installed_rel is not None and stops[0].delta_from(inst.core_version):
-        # Unpacked by hand from this channel's tarball? Then the delta applies: check the tree against it.
+    if inst.installed_manifest is None and installed_rel is not None:
+        # Unpacked by hand (from this channel's tarball?): local changes against that release, and the delta
+        # applies when there are none.
         inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
     plan = make_plan(inst, index, manifests, to=opts.to, line=opts.line,
                      disable_incompatible=opts.disable_incompatible, database_bytes=bk.database_size(inst.db),

@@ -153,13 +153,14 @@ def _local_changes(tree: Path, manifest: Manifest, exts: list[InstalledExtension
 
 
 def adopt_release_manifest(inst: Installation, manifest: Manifest) -> Installation:
-    """A wiki unpacked by hand from a release tarball has no installed manifest; when its tree is exactly
-    ``manifest`` (the channel's manifest of the installed version), take that as its installed manifest,
-    so that a delta artifact can be used. Otherwise the installation is returned unchanged."""
+    """A wiki unpacked by hand has no installed manifest: compare its tree with ``manifest`` (the channel's
+    manifest of the installed version). When it is exactly that release, take the manifest as installed (a
+    delta artifact can then be used); otherwise report the differences as local changes."""
     if inst.installed_manifest is not None or manifest.kind != "full" or manifest.core_version != inst.core_version:
         return inst
-    if _local_changes(inst.tree, manifest, inst.extensions):
-        return inst
+    changes = _local_changes(inst.tree, manifest, inst.extensions)
+    if changes:
+        return replace(inst, local_changes=tuple(changes))
     return replace(inst, installed_manifest=manifest, local_changes=())
 
 

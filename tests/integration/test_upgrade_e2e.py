@@ -174,3 +174,21 @@ def test_mariadb_upgrade_and_update_failure(maria: Any) -> None:
     for key in ("pages", "users", "files", "rendered"):
         assert after[key] == before[key], key
     assert "MwrTestKeep" in after["extensions"]
+
+
+def test_dry_run_reports_local_changes_to_core(server: Any, pristine: dict[str, Any]) -> None:
+    """The wiki was unpacked by hand from the channel's 1.39 tarball: the channel's manifest of 1.39 is the
+    baseline, so a hacked core file shows in the plan (and nothing changes)."""
+    def plan() -> dict[str, Any]:
+        r = server.upgrade("--dry-run")
+        assert r.exit_code == 0, r.output[-3000:]
+        data: dict[str, Any] = envelope(r)["data"]["plan"]
+        return data
+
+    server.reset()
+    assert not [w for w in plan()["warnings"] if "differ" in w]  # LocalSettings, images, MwrTestKeep are the admin's
+    server.sh("echo '// a local hack' >> /var/www/wiki/includes/WebStart.php")
+    warnings = [w for w in plan()["warnings"] if "differ" in w]
+    assert len(warnings) == 1 and "1 core file(s)" in warnings[0] and "includes/WebStart.php" in warnings[0], warnings
+    server.sh("sed -i '$ d' /var/www/wiki/includes/WebStart.php")
+    assert_unchanged(server, pristine)

@@ -62,6 +62,8 @@ def test_tarball_install_adopts_the_channel_manifest_when_pristine(tmp_path: Pat
     adopted = adopt_release_manifest(i, m)
     assert adopted.installed_manifest is m and installed_is_pristine(adopted)
     assert adopt_release_manifest(i, dataclasses.replace(m, core_version="1.43.3")).installed_manifest is None
-    # A changed core file: not that release any more, so no delta.
+    # A changed core file: not that release any more, so no delta; the change is reported.
     (tmp_path / "index.php").write_text("<?php // local hack\n")
-    assert adopt_release_manifest(i, m).installed_manifest is None
+    changed = adopt_release_manifest(i, m)
+    assert changed.installed_manifest is None and not installed_is_pristine(changed)
+    assert [c for c in changed.local_changes if "index.php" in c], changed.local_changes
