@@ -274,7 +274,13 @@ class ChannelClient:
             raise IntegrityError(f"Manifest {name} is not valid JSON ({exc}).") from None
 
     def download(self, art: ArtifactRef, dest_dir: Path, *, progress: Callable[[int], None] | None = None) -> Path:
-        """Fetch an artifact into dest_dir, hashing while it streams; IntegrityError on a size or sha256 mismatch."""
+        """Fetch an artifact into dest_dir, hashing while it streams; IntegrityError on a size or sha256 mismatch.
+        An artifact already there (a run interrupted after its download) is used again if it still verifies."""
+        dest = dest_dir / art.file
+        if dest.is_file() and dest.stat().st_size == art.size and sha256_file(dest) == art.sha256:
+            if progress:
+                progress(art.size)
+            return dest
 
         def mismatch(actual: str, size: int, too_large: bool) -> IntegrityError:
             if too_large:
@@ -286,7 +292,7 @@ class ChannelClient:
                                   "be installed.", hint="Nothing was changed on the wiki. Try again later, or tell "
                                   "the channel's maintainers if it happens again.")
 
-        return stream_verified(self._chunks(art.file), dest_dir / art.file, sha256=art.sha256, size=art.size,
+        return stream_verified(self._chunks(art.file), dest, sha256=art.sha256, size=art.size,
                                mismatch=mismatch, progress=progress)
 
     def _chunks(self, name: str, size: int = 1 << 20) -> Iterator[bytes]:

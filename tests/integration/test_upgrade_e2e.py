@@ -108,11 +108,12 @@ def test_tampered_artifact_is_refused(server: Any, pristine: dict[str, Any]) -> 
     assert_unchanged(server, pristine)
 
 
-def test_tarball_with_dotdot_paths_is_refused(server: Any, pristine: dict[str, Any]) -> None:
+@pytest.mark.parametrize("kind,why", [("evil", "'..'"), ("evil_link", "symlink pointing outside")])
+def test_tarball_writing_outside_is_refused(server: Any, pristine: dict[str, Any], kind: str, why: str) -> None:
     server.reset()
-    r = server.upgrade(channel=server.make_channel_variant("channel-evil", evil=True))
+    r = server.upgrade(channel=server.make_channel_variant(f"channel-{kind}", **{kind: True}))
     assert r.exit_code == 8, r.output[-3000:]
-    assert "'..'" in envelope(r)["errors"][0]["message"]
+    assert why in envelope(r)["errors"][0]["message"]
     assert server.sh("test -e /tmp/evil.php", check=False).exit_code != 0
     assert_unchanged(server, pristine)
 
@@ -124,7 +125,8 @@ def test_unreachable_channel_changes_nothing(server: Any, pristine: dict[str, An
     assert_unchanged(server, pristine)
 
 
-@pytest.mark.parametrize("step", ["update", "switch-between-renames", "health"])
+@pytest.mark.parametrize("step", ["download", "unpack", "readonly", "backup", "stage", "update", "switch",
+                                  "switch-between-renames", "health", "live"])
 def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[str, Any], step: str) -> None:
     server.reset()
     r = server.upgrade(env={"MWRELEASE_FAULT_KILL_AT": step})

@@ -99,12 +99,22 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_read_and_download_http(http_channel: str, tmp_path: Path) -> None:
+def test_read_and_download_http(http_channel: str, tmp_path: Path, channel: Path) -> None:
     client = ChannelClient(http_channel)
     rel = client.index().newest("1.39")
     assert rel is not None
     p = client.download(rel.full(), tmp_path / "dl")
     assert p.exists()
+    # Downloaded before (a killed run): used again without the network while it verifies ...
+    (channel / rel.full().file).rename(channel / "gone")
+    assert client.download(rel.full(), tmp_path / "dl") == p
+    # ... and fetched again when it does not.
+    (channel / "gone").rename(channel / rel.full().file)
+    data = bytearray(p.read_bytes())
+    data[100] ^= 1
+    p.write_bytes(bytes(data))
+    client.download(rel.full(), tmp_path / "dl")
+    assert p.read_bytes() == (channel / rel.full().file).read_bytes()
 
 
 def test_unreachable_channel_is_source_error(tmp_path: Path) -> None:
