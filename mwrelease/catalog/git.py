@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mwrelease.catalog import Candidate, Requires
+from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import SourceError
 
 REF_PATTERNS = [
@@ -31,8 +32,7 @@ REF_PATTERNS = [
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    d = Path(base) / "mwrelease" / "git"
+    d = user_cache_dir("git")
     d.mkdir(parents=True, exist_ok=True)
     return d
 

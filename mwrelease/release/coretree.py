@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import ConfigError, EngineError, IntegrityError, SourceError
 from mwrelease.release.archive import member_paths, safe_extract
 from mwrelease.release.manifest import sha256_file
@@ -165,8 +166,7 @@ class CoreTarball:
 
 def tarball_cache_dir() -> Path:
     """Where downloaded core tarballs are kept, by sha256 (beside the git cache: $XDG_CACHE_HOME/mwrelease)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mwrelease" / "tarballs"
+    return user_cache_dir("tarballs")
 
 
 def fetch_tarball(src: CoreTarball, *, say: Callable[[str], None] | None = None, retries: int = 3,

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import EngineError, MwreleaseError, SourceError
 from mwrelease.lock import LockedComponent
 from mwrelease.runner.checks import HARNESS_SETTINGS, Blamer, CheckContext, Manifest, read_manifests, run_checks
@@ -523,8 +524,7 @@ def interrupt_cleanup(engine: Engine, *, keep: bool = False) -> Iterator[None]:
 # --- a matrix of cells ----------------------------------------------------------------------------
 
 def default_snapshot_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mwrelease" / "snapshots"
+    return user_cache_dir("snapshots")
 
 
 def prepare_images(cells: list[Cell], engine: Engine, *, on_line: Callable[[str], None] | None = None) -> dict[str, float]:

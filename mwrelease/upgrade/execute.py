@@ -44,7 +44,7 @@ from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import Health, cli_check, http_check
 from mwrelease.upgrade.inspect import (INSTALLED_MANIFEST, Installation, adopt_release_manifest, eval_settings,
                                        inspect_wiki, php_version)
-from mwrelease.upgrade.journal import Journal, append_history, load_history, now, state_dir_for
+from mwrelease.upgrade.journal import Journal, append_history, load_history, now, standing_upgrades, state_dir_for
 from mwrelease.upgrade.plan import Plan, Stop, make_plan
 
 READONLY_FILE = "mwrelease-readonly.php"
@@ -794,15 +794,10 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
 
 
 def last_upgrade(history: list[dict[str, Any]], wiki: Path) -> dict[str, Any] | None:
-    """The newest finished upgrade of ``wiki`` that no rollback has undone yet: what `rollback` undoes.
-    Rolling back twice goes back two upgrades (1.43 -> 1.39 -> 1.35 after a chain)."""
-    undone = {h.get("rollback_of") for h in history if h.get("kind") == "rollback" and h.get("state") == "done"}
-    for h in reversed(history):
-        if (h.get("wiki") == str(wiki) and h.get("state") == "done" and h.get("kind") != "rollback"
-                and h.get("id") not in undone):
-            found: dict[str, Any] = h
-            return found
-    return None
+    """What `rollback` undoes: the newest upgrade still standing. Rolling back twice goes back two upgrades
+    (1.43 -> 1.39 -> 1.35 after a chain)."""
+    standing = standing_upgrades(history, str(wiki))
+    return standing[-1] if standing else None
 
 
 def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php") -> dict[str, Any]:

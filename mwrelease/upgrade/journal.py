@@ -201,6 +201,15 @@ def load_history(state_dir: Path) -> list[dict[str, Any]]:
     return list(entries)
 
 
+def standing_upgrades(history: list[dict[str, Any]], wiki: str) -> list[dict[str, Any]]:
+    """The finished upgrades of ``wiki`` that no finished rollback has undone, oldest first: `rollback`
+    undoes the last of them, `prune` keeps the newest N."""
+    undone = {h.get("rollback_of") for h in history
+              if isinstance(h, dict) and h.get("kind") == "rollback" and h.get("state") == "done"}
+    return [h for h in history if isinstance(h, dict) and h.get("wiki") == wiki and h.get("state") == "done"
+            and h.get("kind") != "rollback" and h.get("id") not in undone]
+
+
 def append_history(state_dir: Path, entry: dict[str, Any]) -> None:
     entries = load_history(state_dir)
     entries.append(entry)

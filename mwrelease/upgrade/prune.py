@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mwrelease.errors import ConfigError, NothingToDo, UpgradeError
-from mwrelease.upgrade.journal import Journal, append_history, load_history, mark_history, now, state_dir_for
+from mwrelease.upgrade.journal import (Journal, append_history, load_history, mark_history, now, standing_upgrades,
+                                       state_dir_for)
 
 Say = Callable[[str], None]
 
@@ -136,7 +137,7 @@ def _select(history: list[dict[str, Any]], wiki: Path, keep: int, *, state_dir: 
     rolled_back = {r.get("rollback_of") for r in rollbacks if r.get("state") == "done"}
     # A rollback that failed half way: the wiki may be on either tree; leave everything of it alone.
     in_doubt = {r.get("rollback_of") for r in rollbacks if r.get("state") != "done"}
-    finished = [u for u in upgrades if u.get("state") == "done" and u.get("id") not in rolled_back]
+    finished = [u for u in standing_upgrades(entries, wiki_s) if any(u is x for x in upgrades)]
     kept = finished[-keep:] if keep else []
 
     protected: list[tuple[str, str]] = [(wiki_s, "the wiki"), (target, "the wiki's tree")]

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
 
-from harness import assert_unchanged, envelope  # noqa: E402
+from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -171,11 +171,7 @@ def test_mariadb_upgrade_and_update_failure(maria: Any) -> None:
     stop = envelope(r)["data"]["stops"][0]
     print(f"\nMariaDB upgrade {maria.old_v} -> {maria.new_v}: read-only {stop['read_only_seconds']} s, total "
           f"{stop['total_seconds']} s")
-    after = maria.snapshot()
-    assert after["version"] == maria.new_v and not after["readonly"]
-    for key in ("pages", "users", "files", "rendered"):
-        assert after[key] == before[key], key
-    assert "MwrTestKeep" in after["extensions"]
+    assert_upgraded(maria, before)
 
 
 def test_dry_run_reports_local_changes_to_core(server: Any, pristine: dict[str, Any]) -> None:

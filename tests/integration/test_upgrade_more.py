@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
 
-from harness import assert_unchanged, envelope  # noqa: E402
+from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -129,11 +129,7 @@ def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any
     assert st["data"]["installation"]["core_version"] == NEW
     assert st["data"]["installation"]["local_changes"] == []  # the tree verifies against 1.43.10's manifest
 
-    after = s.snapshot()
-    assert after["version"] == NEW and not after["readonly"] and after["main_page_ok"]
-    for key in ("pages", "users", "files", "rendered"):
-        assert after[key] == before[key], key
-    assert "MwrTestKeep" in after["extensions"]
+    assert_upgraded(s, before, NEW)
 
 
 # --- 2. PostgreSQL: 1.39 -> 1.43, and update.php failing (restored from pg_dump) -----------------
@@ -182,11 +178,7 @@ def test_postgres_upgrade_and_update_failure(pg: Any) -> None:
     stop = envelope(r)["data"]["stops"][0]
     print(f"\nPostgreSQL upgrade {pg.old_v} -> {pg.new_v}: read-only {stop['read_only_seconds']} s, total "
           f"{stop['total_seconds']} s, update.php {stop['update_seconds']} s")
-    after = pg.snapshot()
-    assert after["version"] == pg.new_v and not after["readonly"] and after["main_page_ok"]
-    for key in ("pages", "users", "files", "rendered"):
-        assert after[key] == before[key], key
-    assert "MwrTestKeep" in after["extensions"]
+    assert_upgraded(pg, before)
     # Rollback restores 1.39's dump over 1.43's schema (its new tables included).
     rb = pg.rollback()
     assert rb.exit_code == 0, rb.output[-3000:]
@@ -248,5 +240,4 @@ def test_disk_filling_up_mid_upgrade_restores_the_wiki(small_disk: Any, when: st
     if when == "switch":  # with the space back, the same command upgrades
         r = s.upgrade()
         assert r.exit_code == 0, r.output[-4000:]
-        after = s.snapshot()
-        assert after["version"] == s.new_v and after["pages"] == before["pages"] and after["files"] == before["files"]
+        assert_upgraded(s, before)
