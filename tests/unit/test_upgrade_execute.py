@@ -22,8 +22,11 @@ from mwrelease.errors import ConfigError, IntegrityError, NothingToDo, UpgradeEr
 from mwrelease.lock import Lock
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
-from mwrelease.upgrade.execute import READONLY_MARK, Options, rollback, status, upgrade
+from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.inspect import inspect_wiki
+from mwrelease.upgrade.rollback import rollback
+from mwrelease.upgrade.settings import READONLY_MARK
+from mwrelease.upgrade.status import status
 
 FAKEMW = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade" / "fakemw"
 REPO = Path(__file__).resolve().parents[2]
@@ -341,7 +344,7 @@ def test_rollback_refuses_when_the_backup_is_gone(wiki: Path, channel: Path) -> 
 
 def test_read_only_ends_when_its_file_goes_even_with_the_line_still_there(wiki: Path) -> None:
     # What a PHP server with opcache.validate_timestamps=0 sees: the old LocalSettings.php, the file gone.
-    from mwrelease.upgrade.execute import READONLY_FILE, readonly_off, readonly_on
+    from mwrelease.upgrade.settings import READONLY_FILE, readonly_off, readonly_on
 
     readonly_on(wiki, "upgrading")
     assert inspect_wiki(wiki, check_local_changes=False).read_only == "upgrading"

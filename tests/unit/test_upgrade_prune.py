@@ -16,10 +16,12 @@ import pytest
 from mwrelease.errors import ConfigError, NothingToDo
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
-from mwrelease.upgrade.execute import Options, rollback, status, upgrade
+from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.journal import Journal, load_history, mark_history
 from mwrelease.upgrade.prune import BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, measure, plan_prune, prune
+from mwrelease.upgrade.rollback import rollback
+from mwrelease.upgrade.status import status
 from tests.unit.test_upgrade_execute import fake_core, installed_wiki, lock
 
 REPO = Path(__file__).resolve().parents[2]
