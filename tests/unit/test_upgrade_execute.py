@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mwrelease.errors import ConfigError, IntegrityError, NothingToDo, UpgradeError
+from mwrelease.errors import EXIT_CODES, ConfigError, IntegrityError, NothingToDo, UpgradeCancelled, UpgradeError
 from mwrelease.lock import Lock
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
@@ -192,6 +192,14 @@ def test_dry_run_changes_nothing(wiki: Path, channel: Path) -> None:
     assert not out.done and [e.fate for e in out.plan.extensions if e.name == "MyExt"] == ["kept"]
     assert_old_and_intact(wiki)
     assert not (wiki.parent / ".mwrelease").exists()
+
+
+def test_cancelled_at_the_prompt_changes_nothing_and_is_not_a_bug(wiki: Path, channel: Path) -> None:
+    with pytest.raises(UpgradeCancelled) as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: False)
+    # Exit 1 means "a bug"; a cancel has its own code, listed by `mwrelease exit-codes`.
+    assert exc.value.exit_code not in (0, 1) and "cancelled" in EXIT_CODES[exc.value.exit_code]
+    assert_old_and_intact(wiki)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
