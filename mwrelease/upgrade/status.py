@@ -10,7 +10,7 @@ from typing import Any
 from mwrelease.release.channel import ChannelClient
 from mwrelease.release.lines import version_key
 from mwrelease.upgrade.inspect import inspect_wiki
-from mwrelease.upgrade.journal import Journal, load_history, state_dir_for
+from mwrelease.upgrade.journal import Journal, read_history, state_dir_for
 
 
 def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php") -> dict[str, Any]:
@@ -18,7 +18,7 @@ def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str 
     state = state_dir_for(wiki, state_dir)
     inst = inspect_wiki(wiki, php=php)
     j = Journal.load(state)
-    history = [h for h in load_history(state) if h.get("wiki") == str(wiki)]
+    history = [h.raw for h in read_history(state) if h.wiki == str(wiki)]
     backups = sorted(str(p) for p in (state / "backups").iterdir()) if (state / "backups").is_dir() else []
     out: dict[str, Any] = {"installation": inst.to_json(), "interrupted_upgrade": j.data if j else None,
                            "history": [{k: h.get(k) for k in ("id", "kind", "from", "to", "state", "started", "finished",
