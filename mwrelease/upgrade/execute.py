@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mwrelease.errors import ConfigError, IntegrityError, MwreleaseError, SourceError, UpgradeError
-from mwrelease.release.build import unpack_verified
+from mwrelease.mwtree import ADMIN_ENTRIES
+from mwrelease.release.archive import unpack_verified
 from mwrelease.release.channel import ChannelClient, ChannelIndex
-from mwrelease.release.coretree import ADMIN_ENTRIES
 from mwrelease.release.lines import line_key, line_of
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk
