@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import ConfigError
-from mwrelease.release.coretree import ADMIN_ENTRIES, core_version_of
+from mwrelease.mwtree import ADMIN_ENTRIES, core_version_of
 from mwrelease.release.lines import line_of
 from mwrelease.release.manifest import Manifest, local_changes
 

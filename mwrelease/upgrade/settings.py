@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from mwrelease.release.coretree import ADMIN_ENTRIES
+from mwrelease.mwtree import ADMIN_ENTRIES
 from mwrelease.upgrade.inspect import Installation
 
 READONLY_FILE = "mwrelease-readonly.php"

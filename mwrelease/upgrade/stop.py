@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
 from mwrelease.errors import ConfigError, IntegrityError, MwreleaseError, SourceError, UpgradeError
-from mwrelease.release.build import unpack_verified
+from mwrelease.release.archive import unpack_verified
 from mwrelease.release.channel import ArtifactRef, ChannelClient, ReleaseEntry
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk

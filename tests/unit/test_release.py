@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from mwrelease.errors import ConfigError, IntegrityError
+from mwrelease.fsutil import safe_extract
 from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.release.archive import safe_extract
-from mwrelease.release.build import build_release, check_sha256sums, unpack_verified
+from mwrelease.release.archive import unpack_verified
+from mwrelease.release.build import build_release
 from mwrelease.release.lines import min_upgrade_line, upgrades_from
-from mwrelease.release.manifest import Manifest, verify_tree
+from mwrelease.release.manifest import Manifest, check_sha256sums, verify_tree
 
 
 def make_core(root: Path, version: str, *, outside: Path | None = None, extra: dict[str, str] | None = None) -> Path:
@@ -231,9 +232,9 @@ def test_debian_layout_extensions_core_becomes_extensions(tmp_path: Path) -> Non
 
 def test_unpack_without_tarfile_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Debian bookworm's Python 3.11.2 has no tarfile filters: our own member checks must suffice."""
-    from mwrelease.release import archive
+    from mwrelease import fsutil
 
-    monkeypatch.setattr(archive, "_HAS_FILTERS", False)
+    monkeypatch.setattr(fsutil, "_HAS_FILTERS", False)
     core = make_core(tmp_path / "core", "1.43.5")
     (full,) = build_release(make_lock("1.43.5"), core, tmp_path / "out")
     unpack_verified(full.tarball, full.manifest, tmp_path / "x")

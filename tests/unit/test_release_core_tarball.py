@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from mwrelease.cli import cli
-from mwrelease.release.coretree import core_version_of
+from mwrelease.mwtree import core_version_of
 from mwrelease.release.manifest import Manifest
 from tests.conftest import CORES
 from tests.unit.test_release import make_core, make_lock
