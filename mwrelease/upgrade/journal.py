@@ -35,11 +35,9 @@ adds "pruned": "<timestamp>" to an entry once it removed that run's old tree, ba
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,33 +45,16 @@ from types import MappingProxyType
 from typing import Any, Collection, Mapping, Sequence
 
 from mwrelease.errors import UpgradeError
+from mwrelease.fsutil import now, write_atomic
 
 JOURNAL_FORMAT = "mwrelease.journal/1"
 HISTORY_FORMAT = "mwrelease.history/1"
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def write_json_durably(path: Path, data: Any) -> None:
-    """Write, fsync, rename, fsync the directory: after this returns the content survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """Atomic and durable (the directory is fsynced too): after this returns the content survives a crash.
+    Mode 0600, as the journal has always been written."""
+    write_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600, durable=True)
 
 
 def state_dir_for(wiki: Path, override: Path | None = None) -> Path:
@@ -98,7 +79,7 @@ class Journal:
 
     @classmethod
     def start(cls, state_dir: Path, *, wiki: Path, layout: str, from_version: str, to_version: str) -> Journal:
-        jid = f"{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{from_version}-to-{to_version}"
+        jid = f"{now('%Y%m%dT%H%M%SZ')}-{from_version}-to-{to_version}"
         data = {"format": JOURNAL_FORMAT, "id": jid, "pid": os.getpid(), "host": socket.gethostname(),
                 "wiki": str(wiki), "layout": layout, "from": from_version, "to": to_version, "state": "running",
                 "started": now(), "paths": {}, "steps": [], "read_only_since": None, "error": None}

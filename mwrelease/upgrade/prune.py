@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mwrelease.errors import ConfigError, NothingToDo, UpgradeError
-from mwrelease.upgrade.journal import (HistoryEntry, Journal, append_history, load_history, mark_history, now,
+from mwrelease.fsutil import now
+from mwrelease.upgrade.journal import (HistoryEntry, Journal, append_history, load_history, mark_history,
                                        parse_history, state_dir_for)
 from mwrelease.upgrade.prune_plan import (BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, Removal, abs_path, inside,
                                           overlaps, plan_prune, select)

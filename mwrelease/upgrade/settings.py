@@ -11,6 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
+from mwrelease.fsutil import replacing
 from mwrelease.mwtree import ADMIN_ENTRIES
 from mwrelease.upgrade.inspect import Installation
 
@@ -54,15 +55,14 @@ def _php_str(s: str) -> str:
 
 
 def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.mwrelease-tmp")
-    tmp.write_text(text)
-    try:
-        st = path.stat()
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.chown(tmp, st.st_uid, st.st_gid)
-    except OSError:
-        pass
-    os.replace(tmp, path)
+    """Atomically, keeping the file's mode and owner (the web server must still read LocalSettings.php)."""
+    st = path.stat()
+    with replacing(path, mode=st.st_mode & 0o7777) as tmp:
+        tmp.write_text(text)
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:
+            pass
 
 
 def stage_admin_files(inst: Installation, new_tree: Path, *, disabled: list[str], upload_dir: Path) -> list[str]:

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
 from mwrelease.errors import ConfigError, IntegrityError, MwreleaseError, SourceError, UpgradeError
+from mwrelease.fsutil import now
 from mwrelease.release.archive import unpack_verified
 from mwrelease.release.channel import ArtifactRef, ChannelClient, ReleaseEntry
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import Health, check_health
 from mwrelease.upgrade.inspect import INSTALLED_MANIFEST, Installation
-from mwrelease.upgrade.journal import Journal, now
+from mwrelease.upgrade.journal import Journal
 from mwrelease.upgrade.plan import Plan, Stop
 from mwrelease.upgrade.processes import describe, fault, log_tail, reload_server, run_update
 from mwrelease.upgrade.settings import readonly_off, readonly_on, stage_admin_files
