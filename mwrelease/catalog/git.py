@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mwrelease.catalog import Candidate, Requires
+from mwrelease.catalog.candidate import Candidate, Requires
 from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import SourceError
 from mwrelease.fsutil import write_atomic

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 
-from mwrelease.catalog import Candidate, Kind, Requires, read_manifest
+from mwrelease.catalog.candidate import Candidate, Kind, Requires, read_manifest
 from mwrelease.errors import SourceError
 from mwrelease.mwtree import component_dirs, core_version_of
 
