@@ -205,7 +205,7 @@ FORBIDDEN: list[tuple[str, str, str]] = [
     ("mwrelease.trust", "mwrelease.upgrade", "the admin side uses trust, not the other way round"),
 ]
 CLI_USERS = ("mwrelease.cli", "mwrelease.__main__")  # only these may import mwrelease.cli
-BOTTOM = ("mwrelease.errors", "mwrelease.output", "mwrelease.cachedir")  # import nothing of ours but errors
+BOTTOM = ("mwrelease.errors", "mwrelease.output", "mwrelease.cachedir", "mwrelease.jsonfile")  # import nothing of ours but errors
 
 # Planning is pure (cells, the resolver, upgrade stops, seal verdicts): no process, file-tree, network or
 # container library. They may still take a Path or read a given file through their callers.
