@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from mwrelease.errors import EXIT_CODES, ConfigError, IntegrityError, NothingToDo, UpgradeCancelled, UpgradeError
-from mwrelease.lock import Lock
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
 from mwrelease.upgrade.execute import Options, upgrade
@@ -27,28 +26,11 @@ from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.rollback import rollback
 from mwrelease.upgrade.settings import READONLY_MARK
 from mwrelease.upgrade.status import status
+from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
-FAKEMW = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade" / "fakemw"
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
-
-
-def fake_core(dest: Path, version: str) -> Path:
-    shutil.copytree(FAKEMW, dest)
-    (dest / "includes" / "Defines.php").write_text(f"<?php\ndefine( 'MW_VERSION', '{version}' );\n")
-    (dest / "composer.json").write_text(json.dumps({"require": {"php": ">=7.4"}}))
-    for name in ("Cite", "ParserFunctions"):
-        (dest / "extensions" / name).mkdir(parents=True)
-        (dest / "extensions" / name / "extension.json").write_text(json.dumps({"name": name, "version": version}))
-    (dest / "includes" / f"Only{version.replace('.', '')}.php").write_text("<?php\n")
-    return dest
-
-
-def lock(version: str) -> Lock:
-    line = version.rsplit(".", 1)[0]
-    return Lock(bundle=f"fake-{line}", flavor="tarball", core_version=version, core_line=line, php=(),
-                databases=("sqlite",), components=())
 
 
 @pytest.fixture(scope="module")
@@ -56,28 +38,9 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("rel")
     ch = base / "channel"
     for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(lock(v), fake_core(base / f"core-{v}", v), base / "out")
+        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
         publish(full.tarball, ch)
     return ch
-
-
-def installed_wiki(www: Path, channel: Path, version: str, pages: tuple[str, ...], extra_settings: str = "") -> Path:
-    """A wiki unpacked from the channel's tarball of ``version``, with a SQLite database holding ``pages``."""
-    www.mkdir()
-    subprocess.run(["tar", "-C", str(www), "-xzf", str(channel / f"mediawiki-{version}.tar.gz")], check=True)
-    w = www / "wiki"
-    (www / f"mediawiki-{version}").rename(w)
-    data = www / "data"
-    data.mkdir()
-    db = sqlite3.connect(data / "wiki.sqlite")
-    db.execute("CREATE TABLE page (title TEXT)")
-    db.executemany("INSERT INTO page VALUES (?)", [(p,) for p in pages])
-    db.commit()
-    db.close()
-    (w / "LocalSettings.php").write_text(
-        "<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n"
-        f"$wgSQLiteDataDir = '{data}';\n{extra_settings}")
-    return w
 
 
 @pytest.fixture
@@ -324,7 +287,7 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
     """1.35 -> 1.43 runs two stops (1.39, then 1.43), each with its own update.php, in one command."""
     ch = tmp_path / "chain-channel"
     for v in ("1.35.1", "1.39.1", "1.43.1"):
-        (full,) = build_release(lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
+        (full,) = build_release(fake_lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
         publish(full.tarball, ch)
     w = installed_wiki(tmp_path / "www", ch, "1.35.1", ("Main Page",))
     out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True), say=say, confirm=lambda p: True)
