@@ -361,6 +361,18 @@ class Engine:
         """
         return [c.id for c in self._owned() if all_owners or _is_stray(c.labels)]
 
+    def remove_own_containers(self) -> int:
+        """Force-remove every container this process started; best effort (used while interrupted,
+        when worker threads may still be inside a ``with engine.container``). Returns how many went."""
+        removed = 0
+        for obj in self.client.containers.list(all=True, filters={"label": f"mwrelease.pid={os.getpid()}"}):
+            try:
+                obj.remove(force=True, v=True)
+                removed += 1
+            except Exception:  # noqa: BLE001 - best effort while interrupted
+                pass
+        return removed
+
     def remove_strays(self, *, all_owners: bool = False) -> int:
         objs = [c for c in self._owned() if all_owners or _is_stray(c.labels)]
         for obj in objs:

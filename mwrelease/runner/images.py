@@ -34,6 +34,10 @@ from typing import Any, Literal
 
 from mwrelease.errors import ConfigError, EngineError, IntegrityError, SourceError
 from mwrelease.runner.engine import HINT, Engine
+# The suite table lives in runner.suites (the planner reads it too); re-exported for the recipes' callers.
+from mwrelease.runner.suites import DEFAULT_LINES as DEFAULT_LINES
+from mwrelease.runner.suites import LINE_SUITES as LINE_SUITES
+from mwrelease.runner.suites import SUITE_PHP as SUITE_PHP
 
 log = logging.getLogger("mwrelease.images")
 
@@ -44,10 +48,6 @@ BASE_SOURCES: tuple[BaseSource, ...] = ("debootstrap", "registry")
 RecipeName = Literal["debian-package", "tarball", "db-mariadb", "db-postgres"]
 DbKind = Literal["mariadb", "postgres"]
 
-# MediaWiki line -> the Debian suite whose ``mediawiki`` package is that line.
-LINE_SUITES: dict[str, str] = {"1.35": "bullseye", "1.39": "bookworm", "1.43": "trixie"}
-# The PHP each suite ships (for the registry's php:X-cli tarball bases).
-SUITE_PHP: dict[str, str] = {"bullseye": "7.4", "bookworm": "8.2", "trixie": "8.4"}
 DB_SUITE = "bookworm"
 
 DEBIAN_MW_PATH = "/usr/share/mediawiki"

@@ -1,4 +1,5 @@
-"""Pure helpers of runner.cell: the LocalSettings.php block and how a maintenance run is judged."""
+"""Pure helpers of runner.cell (the LocalSettings.php block, how a maintenance run is judged) and of
+mwrelease.components (unpacking an untrusted tarball)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_safe_extract_refuses_escapes(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
     from mwrelease.errors import SourceError
-    from mwrelease.runner import cell
+    from mwrelease import components
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -69,5 +70,5 @@ def test_safe_extract_refuses_escapes(tmp_path: Path, monkeypatch: pytest.Monkey
             monkeypatch.delattr(tarfile, "data_filter", raising=False)
         buf.seek(0)
         with tarfile.open(fileobj=buf) as tar, pytest.raises((SourceError, tarfile.TarError)):
-            cell.safe_extract(tar, tmp_path / "out")
+            components.safe_extract(tar, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()
