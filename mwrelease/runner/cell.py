@@ -26,7 +26,6 @@ it instead of running install.php (``runner.snapshots``).
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +40,8 @@ from mwrelease.runner import images, snapshots
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.checks import CheckContext, read_manifests, run_checks, tail_logs
 from mwrelease.runner.engine import Container, Engine, ExecResult
-from mwrelease.runner.logs import HARNESS_SETTINGS, Blamer, ComponentManifest
+from mwrelease.runner.localsettings import disable_installer_skins, local_settings_text
+from mwrelease.runner.logs import Blamer, ComponentManifest
 from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import CellResult, CheckResult, CheckStatus, excerpt
 from mwrelease.runner.snapshots import default_snapshot_dir as default_snapshot_dir
@@ -241,7 +241,7 @@ class CellSession:
     def write_settings(self) -> StepOutcome:
         container, wiki = self._ready()
         text = local_settings_text(self.cell)
-        _disable_installer_skins(container, wiki, self.cell)
+        disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
         container.exec(["mkdir", "-p", "/var/lib/mwtest/cache", "/var/log/mwtest"], timeout=10, quiet=True).check()
         lint = container.exec(["php", "-l", wiki.local_settings], timeout=30, quiet=True)
@@ -307,30 +307,6 @@ def _judge_maintenance(what: str, r: ExecResult) -> StepOutcome:
     if "Fatal error" in r.output or "Exception" in r.output and "[exception]" in r.output:
         return "failed", f"{what} reported an error", r.output
     return "passed", f"{r.duration:.1f} s", ""
-
-
-def _disable_installer_skins(container: Container, wiki: mw.Wiki, cell: Cell) -> None:
-    """install.php enables every skin it finds (a wfLoadSkin line each). Comment out those the lock
-    has but this cell does not load (isolated cells), so that a broken skin cannot leak into them."""
-    unwanted = {c.name for c in cell.lock.components if c.kind == "skin"} - {c.name for c in cell.loaded}
-    if not unwanted:
-        return
-    text = container.get_file(wiki.local_settings).decode()
-    lines = []
-    for line in text.splitlines():
-        m = re.match(r"\s*wfLoadSkin\(\s*'([^']+)'\s*\);", line)
-        lines.append(f"# mwrelease (isolated cell): {line}" if m and m.group(1) in unwanted else line)
-    directory, _, name = wiki.local_settings.rpartition("/")
-    container.put_files(directory, {name: ("\n".join(lines) + "\n").encode()})
-
-
-def local_settings_text(cell: Cell) -> str:
-    parts = [HARNESS_SETTINGS]
-    for c in cell.loaded:
-        parts.append(f"# {c.name} {c.ref or ''} ({c.source.type})\n{c.load_line}\n")
-        if c.settings.strip():
-            parts.append(c.settings.rstrip("\n") + "\n")
-    return "\n".join(parts)
 
 
 # --- putting trees in place -----------------------------------------------------------------------

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.runner.cell import DB_CAP_DROP, _judge_maintenance, local_settings_text
+from mwrelease.runner.cell import DB_CAP_DROP, _judge_maintenance
 from mwrelease.runner.engine import ExecResult
+from mwrelease.runner.localsettings import local_settings_text
 from mwrelease.runner.plan import plan
 
 
