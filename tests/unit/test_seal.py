@@ -66,6 +66,8 @@ def test_other_lines_are_evidence_not_verdict() -> None:
     (s,) = seal([run(lock, {"b@1.39-php8.2-sqlite": bad}, cores=["1.43", "1.39"])])
     cite = next(c for c in s.components if c.name == "Cite")
     assert cite.verdict == "sealed" and cite.other_cells == {"b@1.39-php8.2-sqlite": "failed"}
+    # the summary of other lines: Cite failed on 1.39, Poem passed there
+    assert s.other_lines() == {"1.39": {"failed": ["Cite"], "passed": ["Poem"]}}
 
 
 def test_no_cells_is_untested() -> None:
