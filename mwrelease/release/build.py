@@ -11,15 +11,14 @@ Output directory after ``build_release`` (and ``build_delta``)::
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from mwrelease import __version__, mwtree
-from mwrelease.errors import ConfigError, IntegrityError, SourceError
+from mwrelease.errors import ConfigError
+from mwrelease.components import put_component
 from mwrelease.fsutil import write_atomic
 from mwrelease.lock import Lock, LockedComponent
 from mwrelease.release import coretree
@@ -149,20 +148,9 @@ def _add_components(lock: Lock, stage: Path) -> list[Component]:
             if not dest.is_dir():
                 raise ConfigError(f"The lock says {c.kind} {c.name} is bundled with core, but the core tree has no "
                                   f"{dest.relative_to(stage)}.", hint="Use the matching core tree or re-resolve.")
-        elif c.source.type == "path":
-            if not c.source.path or not Path(c.source.path).is_dir():
-                raise SourceError(f"{c.kind} {c.name}: source path {c.source.path!r} is not a directory.",
-                                  hint="Fix the path in the bundle and resolve again.")
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(c.source.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-        elif c.source.type == "git":
-            if dest.exists():
-                shutil.rmtree(dest)
-            _git_export(c, dest)
         else:
-            raise ConfigError(f"{c.kind} {c.name}: source type {c.source.type!r} is not supported by release build yet.",
-                              hint="Use a git or path source for it in the bundle.")
+            with tempfile.TemporaryDirectory() as work:
+                put_component(c, dest, Path(work))
         locked[(c.kind, c.name)] = c
     out: list[Component] = []
     for tc in mwtree.components(stage):
@@ -172,28 +160,6 @@ def _add_components(lock: Lock, stage: Path) -> list[Component]:
             version=(lc.version if lc and lc.version else tc.version),
             source=lc.source.type if lc else "core-tree", requires_mediawiki=tc.requires_mediawiki))
     return out
-
-
-def _git_export(c: LockedComponent, dest: Path) -> None:
-    url = c.source.url or c.source.path
-    rev = c.commit or c.ref
-    if not url or not rev:
-        raise ConfigError(f"{c.kind} {c.name}: a git source needs a url and a commit or ref in the lock.")
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp], check=True, capture_output=True,
-                           text=True, timeout=600)
-            subprocess.run(["git", "-C", tmp, "checkout", "--quiet", rev], check=True, capture_output=True,
-                           text=True, timeout=600)
-            if c.commit:
-                head = subprocess.run(["git", "-C", tmp, "rev-parse", "HEAD"], check=True, capture_output=True,
-                                      text=True).stdout.strip()
-                if head != c.commit:
-                    raise IntegrityError(f"{c.kind} {c.name}: {url} at {rev} is commit {head}, the lock says {c.commit}.")
-        except subprocess.CalledProcessError as exc:
-            raise SourceError(f"{c.kind} {c.name}: cannot check out {rev} from {url}: {exc.stderr.strip()}",
-                              hint="Check that the repository is reachable and the lock is current.") from None
-        shutil.copytree(tmp, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
 
 
 def write_sha256sums(out_dir: Path, artifacts: list[Artifact]) -> Path:
