@@ -1,0 +1,118 @@
+"""Render a ``Site`` (see ``report.site``) to static files with the Jinja2 templates in ``templates/site``.
+
+Autoescaping is on for every template: names, refs, reasons and logs come from extension repositories
+and test logs, i.e. from strangers. Only the badges are inserted as markup, and ``badge_svg`` escapes
+its own text.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mwrelease.report.badges import badge_svg
+from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site, TestedCell
+
+SYMBOL = {"tested-passed": "✓", "tested-failed": "✗", "tested-inconclusive": "?", "tested-skipped": "–",
+          "declared-compatible": "○", "declared-incompatible": "⊘", "declared-unknown": "·"}
+VERDICT_COLOUR = {"tested-passed": "#2a7d2e", "tested-failed": "#c81e1e", "tested-inconclusive": "#e07b00"}
+
+
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mwrelease.report", "templates/site"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.globals.update(STATES=STATES, STATE_LABEL=STATE_LABEL, STATE_HELP=STATE_HELP, SYMBOL=SYMBOL)
+    env.filters["urlpart"] = lambda s: quote(str(s), safe="")
+    env.globals["worst"] = worst_state
+    return env
+
+
+def worst_state(cells: list[TestedCell]) -> str:
+    """The state class of a table cell holding several tested cells (isolated and together)."""
+    rank = {"skipped": 0, "passed": 1, "inconclusive": 2, "failed": 3}
+    return "tested-" + max((t.status for t in cells), key=lambda s: rank[s])
+
+
+class _Badges:
+    """Inline badges of one page, each with its own SVG ids (two badges must not clip each other)."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self.n = 0
+
+    def __call__(self, label: str, message: str, colour: str | None = None) -> Any:
+        from markupsafe import Markup
+
+        self.n += 1
+        return Markup(badge_svg(label, message, colour, uid=f"{self.page}#{self.n}"))
+
+
+def tested_badge(e: ExtensionSummary) -> tuple[str, str, str]:
+    """(label, message, colour) of an extension's "tested up to" badge."""
+    if e.tested_up_to:
+        return "MediaWiki", f"tested {e.tested_up_to}", "#4c1"
+    return "MediaWiki", "untested", "#9f9f9f"
+
+
+def index_rows(site: Site) -> list[dict[str, Any]]:
+    """What each index row shows; also written as site.json."""
+    out = []
+    for e in site.extensions:
+        lines = {}
+        for line in site.lines:
+            state = e.index_state(line)
+            rec = e.recommended.get(line)
+            lines[line] = {"ref": rec, "state": state}
+        out.append({"name": e.name, "kind": e.kind, "page": f"ext/{e.slug}.html", "tested_up_to": e.tested_up_to,
+                    "lines": lines, "filter": e.filter_tokens(site.lines)})
+    return out
+
+
+def write_site(site: Site, out: Path) -> list[Path]:
+    """Write the pages; returns the files written. ``out`` is created; stale pages in ``out/ext`` are removed."""
+    env = environment()
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("ext", "badges", "static"):
+        if (out / sub).is_dir():
+            shutil.rmtree(out / sub)  # a page of an extension no longer in the catalog must not linger
+        (out / sub).mkdir()
+    written: list[Path] = []
+    static = resources.files("mwrelease.report").joinpath("static")
+    for name in ("site.css", "site.js"):
+        p = out / "static" / name
+        p.write_text(static.joinpath(name).read_text())
+        written.append(p)
+    rows = index_rows(site)
+    common = {"site": site, "stamp": site}
+    page = env.get_template("index.html.j2").render(
+        **common, rows=rows, root="", badge=_Badges("index"), title="MediaWiki extension compatibility")
+    (out / "index.html").write_text(page)
+    written.append(out / "index.html")
+    (out / "site.json").write_text(json.dumps({
+        "format": "mwrelease.site/1", "generated_by": site.generated_by, "generated_at": site.generated_at,
+        "lines": list(site.lines), "cores": dict(site.cores),
+        "inputs": [{"path": i.path, "what": i.what, "sha256": i.digest} for i in site.inputs],
+        "extensions": [{k: v for k, v in r.items() if k != "filter"} for r in rows]}, indent=1) + "\n")
+    written.append(out / "site.json")
+    template = env.get_template("extension.html.j2")
+    for e in site.extensions:
+        p = out / "ext" / f"{e.slug}.html"
+        p.write_text(template.render(**common, e=e, root="../", badge=_Badges(e.slug), tested_badge=tested_badge(e),
+                                     title=f"{e.name} — compatibility"))
+        written.append(p)
+        b = out / "badges" / f"{e.slug}.svg"
+        b.write_text(badge_svg(*tested_badge(e), uid=f"badge/{e.slug}"))
+        written.append(b)
+    for s in site.seals:
+        slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s.bundle)
+        b = out / "badges" / f"bundle-{slug}.svg"
+        b.write_text(badge_svg(f"{s.bundle} on {s.line}", s.verdict, uid=f"bundle/{s.bundle}/{s.line}"))
+        written.append(b)
+    return written
