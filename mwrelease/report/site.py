@@ -159,10 +159,12 @@ class ExtensionSummary:
                 return s
         return None
 
-    def columns(self, line: str) -> list[tuple[str, str]]:
-        """(PHP, database) pairs tested on a line, SQLite first."""
-        cols = {t.column for r in self.refs for t in (self.grid[(r, line)].tested if (r, line) in self.grid else ())}
-        return sorted(cols, key=lambda c: (c[0], c[1] != "sqlite", c[1]))
+    def columns(self, lines: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """line -> (PHP, database) pairs tested on it, SQLite first."""
+        cols: dict[str, set[tuple[str, str]]] = {line: set() for line in lines}
+        for (_ref, line), cell in self.grid.items():
+            cols.setdefault(line, set()).update(t.column for t in cell.tested)
+        return {line: sorted(c, key=lambda c: (c[0], c[1] != "sqlite", c[1])) for line, c in cols.items()}
 
     def tested_in(self, ref: str, line: str, column: tuple[str, str]) -> list[TestedCell]:
         cell = self.grid.get((ref, line))
@@ -170,12 +172,10 @@ class ExtensionSummary:
 
     def failures(self) -> list[tuple[str, TestedCell]]:
         """(ref, cell) for every tested cell that failed or was inconclusive, for the logs section."""
-        out = []
-        for ref in self.refs:
-            for (r, _line), cell in self.grid.items():
-                if r == ref:
-                    out += [(ref, t) for t in cell.tested if t.status in ("failed", "inconclusive")]
-        return out
+        order = {ref: i for i, ref in enumerate(self.refs)}
+        out = [(ref, t) for (ref, _line), cell in self.grid.items() for t in cell.tested
+               if t.status in ("failed", "inconclusive")]
+        return sorted(out, key=lambda rt: order.get(rt[0], 0))
 
     def filter_tokens(self, lines: Sequence[str]) -> str:
         """``LINE:STATE`` for every ref's state and ``LINE:rec`` where a ref is recommended: what the
@@ -353,13 +353,16 @@ def plan_site(catalog: Catalog, cores: Sequence[str], *, php: Sequence[str] = ()
     lines = tuple(sorted(core_of, key=_line_key))
     rows = declared_matrix(catalog, [core_of[ln] for ln in lines], php=php)
     tested = tested_cells(r for _, r in results)
+    tested_refs: dict[str, list[str]] = {}
+    for (tname, ref) in tested:
+        tested_refs.setdefault(tname, []).append(ref)
     bundle_badges, comp_badges = seal_badges(st for _, st in seals)
 
     by_name: dict[str, list[Any]] = {}
     for row in rows:
         by_name.setdefault(row.candidate.name, []).append(row)
     names = list(by_name)
-    for (name, _ref) in tested:
+    for name in tested_refs:
         if name not in by_name:
             by_name[name] = []
             names.append(name)
@@ -375,9 +378,10 @@ def plan_site(catalog: Catalog, cores: Sequence[str], *, php: Sequence[str] = ()
             grid[(ref, line)] = RefOnLine(ref=ref, line=line, core=row.core, declared=row.status,
                                           reasons=row.reasons, tested=tuple(t for t in tested.get((name, ref), ())
                                                                             if t.core_line == line))
-        for (tname, ref), cells in tested.items():
-            if tname != name or ref in cands:
+        for ref in tested_refs.get(name, ()):
+            if ref in cands:
                 continue
+            cells = tested[(name, ref)]
             # Tested but not in the catalog (a path or tree source): shown, declared state unknown.
             for line in lines:
                 here = tuple(t for t in cells if t.core_line == line)

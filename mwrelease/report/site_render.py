@@ -76,13 +76,12 @@ def index_rows(site: Site) -> list[dict[str, Any]]:
 
 
 def write_site(site: Site, out: Path) -> list[Path]:
-    """Write the pages; returns the files written. ``out`` is created; stale pages in ``out/ext`` are removed."""
+    """Write the pages; returns the files written. ``out`` is created; stale files in ``out/ext``,
+    ``out/badges`` and ``out/static`` (an extension no longer in the catalog) are removed."""
     env = environment()
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("ext", "badges", "static"):
-        if (out / sub).is_dir():
-            shutil.rmtree(out / sub)  # a page of an extension no longer in the catalog must not linger
-        (out / sub).mkdir()
+        (out / sub).mkdir(exist_ok=True)
     written: list[Path] = []
     static = resources.files("mwrelease.report").joinpath("static")
     for name in ("site.css", "site.js"):
@@ -115,4 +114,11 @@ def write_site(site: Site, out: Path) -> list[Path]:
         b = out / "badges" / f"bundle-{slug}.svg"
         b.write_text(badge_svg(f"{s.bundle} on {s.line}", s.verdict, uid=f"bundle/{s.bundle}/{s.line}"))
         written.append(b)
+    # Overwrite, then remove what was not written: cheaper than emptying the directories first
+    # (unlinking is the slow part of a rebuild on some file systems).
+    keep = set(written)
+    for sub in ("ext", "badges", "static"):
+        for old in (out / sub).iterdir():
+            if old not in keep:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
     return written
