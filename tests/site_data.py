@@ -4,6 +4,7 @@ core lines), shared by the site tests and benchmarks/bench_site.py. Deterministi
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from mwrelease.catalog import Candidate, Catalog, Requires
 from mwrelease.runner.results import CellResult, CheckResult, Results
@@ -80,3 +81,58 @@ def synthetic_results(catalog: Catalog, seed: int = 5, dbs: tuple[str, ...] = ("
                                     mediawiki_version=core, php_version=f"{PHP[line]}.7"))
     return Results(cells=tuple(cells), locks=tuple(locks), started="2026-12-01T00:00:00Z",
                    finished="2026-12-01T02:00:00Z", generated_by="synthetic")
+
+
+EVIL = '<script>alert("pwned")</script>'
+
+
+def write_small_inputs(directory: Path) -> dict[str, Path | list[Path]]:
+    """A snapshot catalog directory (Cite, Poem, a skin, and an extension whose name is markup), a
+    results file where Poem fails on 1.43 with a log full of markup, and seal statements of two bundles
+    (two badges on one index page). Returns {"catalog", "results", "seals"}."""
+    import json
+
+    from mwrelease.seal import seal
+
+    cat = directory / "catalog"
+    cat.mkdir(parents=True)
+
+    def snap(fname: str, name: str, kind: str, refs: dict[str, str | None]) -> None:
+        (cat / fname).write_text(json.dumps({"name": name, "kind": kind, "repo": f"example/{fname[:-5]}", "refs": [
+            {"ref": ref, "ref_type": "branch", "commit": f"{i:02d}".ljust(40, "0"),
+             "commit_date": f"202{i}-01-01T00:00:00Z",
+             "extension_json": {"name": name, "requires": {"MediaWiki": req}} if req else {"name": name}}
+            for i, (ref, req) in enumerate(refs.items())]}))
+
+    snap("Cite.json", "Cite", "extension", {"REL1_39": ">= 1.39.0", "REL1_43": ">= 1.43.0", "master": ">= 1.44.0"})
+    snap("Poem.json", "Poem", "extension", {"REL1_39": ">= 1.39.0", "REL1_43": ">= 1.43.0"})
+    snap("Vector.json", "Vector", "skin", {"REL1_39": ">= 1.39.0", "REL1_43": ">= 1.43.0"})
+    snap("Evil.json", EVIL, "extension", {"REL1_43": None})
+    comps = [{"name": n, "kind": "extension", "ref": "REL1_43", "commit": None, "version": None, "source": "git",
+              "requires": {"MediaWiki": ">= 1.43.0"}} for n in ("Cite", "Poem")]
+    locks = [{"bundle": b, "sha256": sha * 64, "core_version": "1.43.9", "core_line": "1.43",
+              "databases": ["sqlite", "mariadb"], "components": comps} for b, sha in (("tarball-1.43", "a"), ("small-1.43", "b"))]
+    ok = [CheckResult(name="update.php", status="passed"), CheckResult(name="siteinfo:extensions", status="passed"),
+          CheckResult(name="php-errors", status="passed")]
+    bad = ok + [CheckResult(name="smoke:Poem:poem", status="failed", component="Poem", blame=("Poem",),
+                            message="expected <poem> output",
+                            log="PHP Warning: <b>html & stuff</b> in /var/www/extensions/Poem/includes/Poem.php:42")]
+    cells = []
+    for lk in locks:
+        for db in ("sqlite", "mariadb"):
+            failing = lk["bundle"] == "tarball-1.43" and db == "mariadb"
+            checks = bad if failing else ok
+            cells.append(CellResult(id=f"{lk['bundle']}@1.43-php8.4-{db}", bundle=str(lk["bundle"]),
+                                    lock_digest=str(lk["sha256"]), core_line="1.43", core="1.43.9", php="8.4", db=db,
+                                    primary=db == "sqlite", status="failed" if failing else "passed",
+                                    checks=tuple(checks), mediawiki_version="1.43.5", php_version="8.4.16"))
+    results = Results(cells=tuple(cells), locks=tuple(locks), started="2026-12-01T00:00:00Z",
+                      finished="2026-12-01T00:30:00Z", generated_by="test")
+    rpath = directory / "results.json"
+    results.dump(rpath)
+    seals = []
+    for s in seal([results], generated_by="test"):
+        p = directory / f"{s.bundle}.seal.json"
+        p.write_bytes(s.canonical())
+        seals.append(p)
+    return {"catalog": cat, "results": rpath, "seals": seals}

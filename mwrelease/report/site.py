@@ -177,19 +177,6 @@ class ExtensionSummary:
                if t.status in ("failed", "inconclusive")]
         return sorted(out, key=lambda rt: order.get(rt[0], 0))
 
-    def filter_tokens(self, lines: Sequence[str]) -> str:
-        """``LINE:STATE`` for every ref's state and ``LINE:rec`` where a ref is recommended: what the
-        index's line and state filters match (see static/site.js)."""
-        toks = set()
-        for line in lines:
-            if self.recommended.get(line):
-                toks.add(f"{line}:rec")
-            for r in self.refs:
-                c = self.grid.get((r, line))
-                if c is not None:
-                    toks.add(f"{line}:{c.state}")
-        return " ".join(sorted(toks))
-
 
 @dataclass(frozen=True, kw_only=True)
 class InputFile:

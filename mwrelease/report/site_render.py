@@ -19,6 +19,8 @@ from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSumm
 
 SYMBOL = {"tested-passed": "✓", "tested-failed": "✗", "tested-inconclusive": "?", "tested-skipped": "–",
           "declared-compatible": "○", "declared-incompatible": "⊘", "declared-unknown": "·"}
+REC_BIT = 16  # in an index cell's mask: a ref is recommended on this line (bits 0-6: STATES)
+REC_BIT_VALUE = 1 << REC_BIT
 VERDICT_COLOUR = {"tested-passed": "#2a7d2e", "tested-failed": "#c81e1e", "tested-inconclusive": "#e07b00"}
 
 
@@ -28,6 +30,8 @@ def environment() -> Any:
     env = jinja2.Environment(loader=jinja2.PackageLoader("mwrelease.report", "templates/site"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
+    # Compact JSON for the index data (the tojson filter escapes <, >, & and ' for HTML either way).
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
     env.globals.update(STATES=STATES, STATE_LABEL=STATE_LABEL, STATE_HELP=STATE_HELP, SYMBOL=SYMBOL)
     env.filters["urlpart"] = lambda s: quote(str(s), safe="")
     env.globals["worst"] = worst_state
@@ -71,8 +75,30 @@ def index_rows(site: Site) -> list[dict[str, Any]]:
             rec = e.recommended.get(line)
             lines[line] = {"ref": rec, "state": state}
         out.append({"name": e.name, "kind": e.kind, "page": f"ext/{e.slug}.html", "tested_up_to": e.tested_up_to,
-                    "lines": lines, "filter": e.filter_tokens(site.lines)})
+                    "lines": lines})
     return out
+
+
+def index_data(site: Site, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The index rows in the compact form static/site.js draws from (small, so the index opens fast):
+    ``states`` names the state numbers; a row is [name, kind, page slug, tested up to, cells], a cell per
+    line is [recommended ref, shown state number, mask], where bit i of mask says some ref is in state i
+    on that line and bit ``REC_BIT`` that a ref is recommended there."""
+    number = {s: i for i, s in enumerate(STATES)}
+    out = []
+    for e, r in zip(site.extensions, rows):
+        cells = []
+        for ln in site.lines:
+            mask = REC_BIT_VALUE if e.recommended.get(ln) else 0
+            for ref in e.refs:
+                c = e.grid.get((ref, ln))
+                if c is not None:
+                    mask |= 1 << number[c.state]
+            shown = r["lines"][ln]["state"]
+            cells.append([r["lines"][ln]["ref"], number[shown] if shown else -1, mask])
+        out.append([e.name, e.kind, e.slug, e.tested_up_to, cells])
+    return {"lines": list(site.lines), "states": list(STATES), "symbols": [SYMBOL[s] for s in STATES],
+            "labels": [STATE_LABEL[s] for s in STATES], "rec_bit": REC_BIT, "rows": out}
 
 
 def write_site(site: Site, out: Path) -> list[Path]:
@@ -91,14 +117,15 @@ def write_site(site: Site, out: Path) -> list[Path]:
     rows = index_rows(site)
     common = {"site": site, "stamp": site}
     page = env.get_template("index.html.j2").render(
-        **common, rows=rows, root="", badge=_Badges("index"), title="MediaWiki extension compatibility")
+        **common, rows=rows, data=index_data(site, rows), root="", badge=_Badges("index"),
+        title="MediaWiki extension compatibility")
     (out / "index.html").write_text(page)
     written.append(out / "index.html")
     (out / "site.json").write_text(json.dumps({
         "format": "mwrelease.site/1", "generated_by": site.generated_by, "generated_at": site.generated_at,
         "lines": list(site.lines), "cores": dict(site.cores),
         "inputs": [{"path": i.path, "what": i.what, "sha256": i.digest} for i in site.inputs],
-        "extensions": [{k: v for k, v in r.items() if k != "filter"} for r in rows]}, indent=1) + "\n")
+        "extensions": rows}, indent=1) + "\n")
     written.append(out / "site.json")
     template = env.get_template("extension.html.j2")
     for e in site.extensions:

@@ -1,38 +1,82 @@
-// Search and filters of the index page (no library, no network). Each row carries
-// data-n (lower-case name), data-k (kind) and data-f (space-separated LINE:STATE tokens, and
-// LINE:rec where a ref is recommended on LINE; see ExtensionSummary.filter_tokens).
+// The index page: draws the rows from the JSON in #index-data one page at a time (the index opens fast
+// at any catalog size), with search and filters. No library, no network. A row is
+// [name, kind, page slug, tested up to, cells]; a cell per core line is [recommended ref, shown state
+// number, mask]: bit i of mask is set when some ref is in state i on that line, bit data.rec_bit when a
+// ref is recommended there (site_render.index_data).
 (function () {
   "use strict";
-  var table = document.getElementById("index");
-  if (!table) { return; }
-  var rows = Array.prototype.slice.call(table.tBodies[0].rows);
-  var q = document.getElementById("q"), line = document.getElementById("line"),
-      kind = document.getElementById("kind"), state = document.getElementById("state"),
-      shown = document.getElementById("shown"), empty = document.getElementById("empty");
-  var pending = 0;
+  var dataEl = document.getElementById("index-data");
+  if (!dataEl) { return; }
+  var data = JSON.parse(dataEl.textContent);
+  var PAGE = 100;
+  var REC = Math.pow(2, data.rec_bit);
+  var rows = data.rows.map(function (r) {
+    return {r: r, n: r[0].toLowerCase()};
+  });
+  var $ = function (id) { return document.getElementById(id); };
+  var q = $("q"), line = $("line"), kind = $("kind"), state = $("state"), body = $("rows"),
+      shown = $("shown"), empty = $("empty"), pager = $("pager"), pageLabel = $("page");
+  var matching = rows, page = 0, pending = 0;
 
-  function matches(row, text, l, k, s) {
-    if (text && row.dataset.n.indexOf(text) < 0) { return false; }
-    if (k && row.dataset.k !== k) { return false; }
-    var f = " " + row.dataset.f + " ";
-    if (l && s) { return f.indexOf(" " + l + ":" + s + " ") >= 0; }
-    if (l) { return f.indexOf(" " + l + ":rec ") >= 0; }
-    if (s) { return f.indexOf(":" + s + " ") >= 0; }
-    return true;
+  // l: line index or -1; bit: the mask bit wanted (0: none)
+  function matches(row, text, l, k, bit) {
+    if (text && row.n.indexOf(text) < 0) { return false; }
+    if (k && row.r[1] !== k) { return false; }
+    if (!bit) { return true; }
+    var cells = row.r[4];
+    if (l >= 0) { return (cells[l][2] & bit) !== 0; }
+    for (var i = 0; i < cells.length; i++) { if ((cells[i][2] & bit) !== 0) { return true; } }
+    return false;
+  }
+
+  function cell(text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;  // text only: names and refs come from strangers
+    if (cls) { td.className = cls; }
+    return td;
+  }
+
+  function draw() {
+    var pages = Math.max(1, Math.ceil(matching.length / PAGE));
+    page = Math.min(page, pages - 1);
+    var frag = document.createDocumentFragment();
+    matching.slice(page * PAGE, (page + 1) * PAGE).forEach(function (row) {
+      var r = row.r, tr = document.createElement("tr");
+      var name = document.createElement("td"), a = document.createElement("a");
+      name.className = "name";
+      a.href = "ext/" + r[2] + ".html";
+      a.textContent = r[0];
+      name.appendChild(a);
+      tr.appendChild(name);
+      tr.appendChild(cell(r[1]));
+      r[4].forEach(function (c) {
+        if (c[1] < 0) { tr.appendChild(cell("—", "st")); return; }
+        var td = cell(data.symbols[c[1]] + " " + (c[0] || "none"), "st st-" + data.states[c[1]]);
+        td.title = data.labels[c[1]];
+        tr.appendChild(td);
+      });
+      tr.appendChild(cell(r[3] || "—", "upto"));
+      frag.appendChild(tr);
+    });
+    body.replaceChildren(frag);
+    shown.textContent = matching.length + " of " + rows.length;
+    empty.hidden = matching.length > 0;
+    pager.hidden = pages < 2;
+    pageLabel.textContent = "page " + (page + 1) + " of " + pages;
+    $("prev").disabled = page === 0;
+    $("next").disabled = page >= pages - 1;
   }
 
   function apply() {
     pending = 0;
-    var text = q.value.trim().toLowerCase(), n = 0;
-    for (var i = 0; i < rows.length; i++) {
-      var ok = matches(rows[i], text, line.value, kind.value, state.value);
-      if (rows[i].hidden === ok) { rows[i].hidden = !ok; }
-      if (ok) { n++; }
-    }
-    shown.textContent = n + " of " + rows.length;
-    empty.hidden = n > 0;
+    var text = q.value.trim().toLowerCase(), l = line.value, k = kind.value, s = state.value;
+    var li = data.lines.indexOf(l), si = data.states.indexOf(s);
+    var bit = si >= 0 ? Math.pow(2, si) : (li >= 0 ? REC : 0);
+    matching = rows.filter(function (row) { return matches(row, text, li, k, bit); });
+    page = 0;
+    draw();
     var params = new URLSearchParams();
-    [["q", q.value.trim()], ["line", line.value], ["kind", kind.value], ["state", state.value]].forEach(function (p) {
+    [["q", q.value.trim()], ["line", l], ["kind", k], ["state", s]].forEach(function (p) {
       if (p[1]) { params.set(p[0], p[1]); }
     });
     var hash = params.toString();
@@ -53,5 +97,7 @@
     el.addEventListener("input", schedule);
     el.addEventListener("change", schedule);
   });
-  if (location.hash.length > 1) { apply(); }
+  $("prev").addEventListener("click", function () { page--; draw(); });
+  $("next").addEventListener("click", function () { page++; draw(); });
+  apply();
 })();
