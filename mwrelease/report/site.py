@@ -166,9 +166,27 @@ class ExtensionSummary:
             cols.setdefault(line, set()).update(t.column for t in cell.tested)
         return {line: sorted(c, key=lambda c: (c[0], c[1] != "sqlite", c[1])) for line, c in cols.items()}
 
-    def tested_in(self, ref: str, line: str, column: tuple[str, str]) -> list[TestedCell]:
-        cell = self.grid.get((ref, line))
-        return [t for t in cell.tested if t.column == column] if cell else []
+    def matrix(self, lines: Sequence[str]) -> list[tuple[str, list[tuple[RefOnLine | None, list[tuple[str, list[TestedCell]] | None]]]]]:
+        """The page's table in one pass: per ref, per line, (declared cell, per tested column
+        (state class, tested cells) or None when that column did not test this ref)."""
+        columns = self.columns(lines)
+        rank = {"skipped": 0, "passed": 1, "inconclusive": 2, "failed": 3}
+        out = []
+        for ref in self.refs:
+            per_line = []
+            for line in lines:
+                cell = self.grid.get((ref, line))
+                by_col: dict[tuple[str, str], list[TestedCell]] = {}
+                for t in cell.tested if cell else ():
+                    by_col.setdefault(t.column, []).append(t)
+                tested: list[tuple[str, list[TestedCell]] | None] = []
+                for col in columns[line]:
+                    ts = by_col.get(col)
+                    # several cells in one column (isolated and together): the worst one colours it
+                    tested.append(("tested-" + max((t.status for t in ts), key=lambda st: rank[st]), ts) if ts else None)
+                per_line.append((cell, tested))
+            out.append((ref, per_line))
+        return out
 
     def failures(self) -> list[tuple[str, TestedCell]]:
         """(ref, cell) for every tested cell that failed or was inconclusive, for the logs section."""

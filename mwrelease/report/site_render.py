@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mwrelease.report.badges import badge_svg
-from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site, TestedCell
+from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site
 
 SYMBOL = {"tested-passed": "✓", "tested-failed": "✗", "tested-inconclusive": "?", "tested-skipped": "–",
           "declared-compatible": "○", "declared-incompatible": "⊘", "declared-unknown": "·"}
@@ -34,14 +34,7 @@ def environment() -> Any:
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
     env.globals.update(STATES=STATES, STATE_LABEL=STATE_LABEL, STATE_HELP=STATE_HELP, SYMBOL=SYMBOL)
     env.filters["urlpart"] = lambda s: quote(str(s), safe="")
-    env.globals["worst"] = worst_state
     return env
-
-
-def worst_state(cells: list[TestedCell]) -> str:
-    """The state class of a table cell holding several tested cells (isolated and together)."""
-    rank = {"skipped": 0, "passed": 1, "inconclusive": 2, "failed": 3}
-    return "tested-" + max((t.status for t in cells), key=lambda s: rank[s])
 
 
 class _Badges:
