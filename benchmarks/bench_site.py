@@ -12,6 +12,8 @@ recommendations) and writing (Jinja2 rendering and ~1,800 files).
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,25 +52,32 @@ def main() -> None:
         results.dump(base / "results.json")
         out = base / "site"
         t0 = time.perf_counter()
+        child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-m", "mwrelease", "site", "build", "-o", str(out), "--catalog",
                                str(base / "catalog"), "--core", ",".join(CORES), "--results", str(base / "results.json")],
                               capture_output=True, text=True, cwd=REPO)
         wall = time.perf_counter() - t0
+        child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime)
         if done.returncode:
             sys.exit(done.stderr)
         index_kb = (out / "index.html").stat().st_size / 1024
         print(f"site build, 900 extensions x 5 core lines ({len(catalog)} refs, {len(results.cells)} result cells): "
-              f"{wall:.1f} s for the whole command; {sum(1 for _ in out.rglob('*') if _.is_file())} files, "
+              f"{wall:.1f} s wall, {cpu:.1f} s CPU for the whole command; {sum(1 for _ in out.rglob('*') if _.is_file())} files, "
               f"index.html {index_kb:.0f} KiB")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         site = plan_site(catalog, CORES, results=[("results.json", results)], generated_by="bench")
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         write_site(site, base / "site2")
-        t2 = time.perf_counter()
-        print(f"  in-process: plan {t1 - t0:.1f} s, render and write {t2 - t1:.1f} s (fresh directory)")
-        t0 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
+        print(f"  in-process: plan {t1 - t0:.1f} s wall / {c1 - c0:.1f} s CPU, render and write "
+              f"{t2 - t1:.1f} s wall / {c2 - c1:.1f} s CPU (fresh directory)")
+        t0, c0 = time.perf_counter(), time.process_time()
         write_site(site, base / "site2")
-        print(f"  render and write again over the same directory: {time.perf_counter() - t0:.1f} s")
+        print(f"  render and write again over the same directory: {time.perf_counter() - t0:.1f} s wall / "
+              f"{time.process_time() - c0:.1f} s CPU")
+        # Wall time above CPU time is waiting: for the disk, or for the CPU on a shared machine.
+        print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
