@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from mwrelease.report.badges import badge_svg
 from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site
+from mwrelease.versions import parse_version
 
 SYMBOL = {"tested-passed": "✓", "tested-failed": "✗", "tested-inconclusive": "?", "tested-skipped": "–",
           "declared-compatible": "○", "declared-incompatible": "⊘", "declared-unknown": "·"}
@@ -52,9 +53,13 @@ class _Badges:
 
 
 def tested_badge(e: ExtensionSummary) -> tuple[str, str, str]:
-    """(label, message, colour) of an extension's "tested up to" badge."""
+    """(label, message, colour) of an extension's badge: the newest line a ref passed on, else the
+    newest line where its tests failed, else "untested"."""
     if e.tested_up_to:
         return "MediaWiki", f"tested {e.tested_up_to}", "#4c1"
+    failed = sorted({line for (_ref, line), c in e.grid.items() if c.state == "tested-failed"}, key=parse_version)
+    if failed:
+        return "MediaWiki", f"failed on {failed[-1]}", "#e05d44"
     return "MediaWiki", "untested", "#9f9f9f"
 
 
