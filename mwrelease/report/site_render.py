@@ -52,7 +52,7 @@ class _Badges:
         return Markup(badge_svg(label, message, colour, uid=f"{self.page}#{self.n}"))
 
 
-def tested_badge(e: ExtensionSummary) -> tuple[str, str, str]:
+def extension_badge(e: ExtensionSummary) -> tuple[str, str, str]:
     """(label, message, colour) of an extension's badge: the newest line a ref passed on, else the
     newest line where its tests failed, else "untested"."""
     if e.tested_up_to:
@@ -128,11 +128,11 @@ def write_site(site: Site, out: Path) -> list[Path]:
     template = env.get_template("extension.html.j2")
     for e in site.extensions:
         p = out / "ext" / f"{e.slug}.html"
-        p.write_text(template.render(**common, e=e, root="../", badge=_Badges(e.slug), tested_badge=tested_badge(e),
+        p.write_text(template.render(**common, e=e, root="../", badge=_Badges(e.slug), extension_badge=extension_badge(e),
                                      title=f"{e.name} — compatibility"))
         written.append(p)
         b = out / "badges" / f"{e.slug}.svg"
-        b.write_text(badge_svg(*tested_badge(e), uid=f"badge/{e.slug}"))
+        b.write_text(badge_svg(*extension_badge(e), uid=f"badge/{e.slug}"))
         written.append(b)
     for s in site.seals:
         slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s.bundle)

@@ -16,7 +16,7 @@ from mwrelease.catalog import Candidate, Catalog, Requires
 from mwrelease.report.badges import badge_svg, char_width, text_width
 from mwrelease.report.site import STATES, RefOnLine, load_results, load_seal, plan_site, recommend, slugify
 from mwrelease.report.site import TestedCell as InCell  # not 'Test…': pytest would collect it
-from mwrelease.report.site_render import environment, index_data, index_rows, tested_badge, write_site
+from mwrelease.report.site_render import environment, index_data, index_rows, extension_badge, write_site
 from tests.site_data import EVIL, write_small_inputs
 
 
@@ -132,8 +132,8 @@ def test_recommended_ref_and_tested_up_to(tmp_path: Path) -> None:
     assert poem.grid[("REL1_43", "1.43")].state == "tested-failed"
     assert poem.recommended["1.43"] == "REL1_39" and poem.index_state("1.43") == "declared-compatible"
     assert poem.tested_up_to is None
-    assert tested_badge(poem) == ("MediaWiki", "failed on 1.43", "#e05d44")  # not "untested": it was tested
-    assert tested_badge(cite)[1] == "tested 1.43" and tested_badge(by["Vector"])[1] == "untested"
+    assert extension_badge(poem) == ("MediaWiki", "failed on 1.43", "#e05d44")  # not "untested": it was tested
+    assert extension_badge(cite)[1] == "tested 1.43" and extension_badge(by["Vector"])[1] == "untested"
     assert by["Vector"].kind == "skin" and by["Vector"].tested_up_to is None
 
 
