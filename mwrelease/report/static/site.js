@@ -9,7 +9,7 @@
   if (!dataEl) { return; }
   var data = JSON.parse(dataEl.textContent);
   var PAGE = 100;
-  var REC = Math.pow(2, data.rec_bit);
+  var REC = Math.pow(2, data.rec_bit), FAILED = data.states.indexOf("tested-failed");
   var rows = data.rows.map(function (r) {
     return {r: r, n: r[0].toLowerCase()};
   });
@@ -53,6 +53,13 @@
         if (c[1] < 0) { tr.appendChild(cell("—", "st")); return; }
         var td = cell(data.symbols[c[1]] + " " + (c[0] || "none"), "st st-" + data.states[c[1]]);
         td.title = data.labels[c[1]];
+        if (c[1] !== FAILED && (c[2] & Math.pow(2, FAILED)) !== 0) {
+          // the recommended ref is fine, but another ref's test failed on this line: say so
+          var note = document.createElement("small");
+          note.className = "also-failed";
+          note.textContent = "another ref failed its tests";
+          td.appendChild(note);
+        }
         tr.appendChild(td);
       });
       tr.appendChild(cell(r[3] || "—", "upto"));
