@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
     "seal": ("mwrelease.cli.seal", "seal", "Seal verdicts from test results: JSON statement, HTML matrix, badges."),
+    "site": ("mwrelease.cli.site", "site", "Build the static compatibility site: recommended refs, tested states, logs."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
