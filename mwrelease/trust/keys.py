@@ -78,7 +78,7 @@ def passphrase_for(label: str, prompt: Prompt | None = None, *, confirm: bool = 
 def generate_key(name: str, out_dir: Path, passphrase: str) -> tuple[Path, Path]:
     """Write NAME.key (encrypted PKCS8 PEM, 0600) and NAME.pub into ``out_dir``; return both paths."""
     from cryptography.hazmat.primitives import serialization
-    from securesystemslib.signer import CryptoSigner
+    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
     if not _NAME_RE.match(name):
         raise ConfigError(f"{name!r} is not a usable key name.",
@@ -117,7 +117,7 @@ def _looks_private(raw: bytes) -> bool:
 
 def load_public(path: Path) -> Any:
     """The SSlibKey of a NAME.pub file, its name in unrecognized_fields["x-mwrelease-name"]."""
-    from securesystemslib.signer import SSlibKey
+    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
     raw = _read(path, "Public key")
     if _looks_private(raw):
@@ -150,7 +150,7 @@ def load_signer(path: Path, passphrase: str | None = None, prompt: Prompt | None
     """A securesystemslib CryptoSigner for the private key file NAME.key (NAME.pub beside it gives the name)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from securesystemslib.signer import CryptoSigner, SSlibKey
+    from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
     raw = _read(path, "Private key")
     if not _looks_private(raw):

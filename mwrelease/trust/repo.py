@@ -217,7 +217,7 @@ def _sign_root(md: Any, signers: Iterable[Any], previous: Any | None) -> None:
 
 def init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     """Create root version 1 of a new channel. Returns the root Metadata."""
-    from tuf.api.metadata import Metadata, Root
+    from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
 
     channel = Channel(channel_dir)
     if channel.exists():
@@ -279,7 +279,7 @@ def _find_key(root: Any, role: str, ref: str) -> str:
         names = ", ".join(key_name(root.keys[k]) for k in root.roles[role].keyids)
         raise ConfigError(f"{ref!r} names {'no' if not hits else 'more than one'} current {who}.",
                           hint=f"Current {who}s: {names}. Name one by its name, keyid or .pub file.")
-    return hits[0]
+    return str(hits[0])
 
 
 def change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tuple[Any, list[str]]:
@@ -361,7 +361,7 @@ def _check_root_fresh(channel: Channel) -> None:
 def _write_snapshot_and_timestamp(channel: Channel, targets_version: int, targets_bytes: bytes | None,
                                   online: Any) -> tuple[int, int]:
     """Write (N+1).snapshot.json, then timestamp.json (atomic rename, last). Returns (snapshot v, timestamp v)."""
-    from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
+    from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp  # type: ignore[attr-defined]
 
     expiry = channel.expiry()
     old_ts = channel.timestamp()
@@ -488,7 +488,7 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
             seal: Path | None = None, seal_keys: list[Any] | None = None, lock: Path | None = None,
             override_reason: str | None = None) -> Path:
     """Stage the next targets version with one release (or, without ``release``, the current targets again)."""
-    from tuf.api.metadata import Metadata, TargetFile, Targets
+    from tuf.api.metadata import Metadata, TargetFile, Targets  # type: ignore[attr-defined]
 
     from mwrelease.lock import Lock
     from mwrelease.release.channel import manifest_beside, publish as index_publish
@@ -552,6 +552,7 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
                        "changes": _changes(prev["manifest"] if prev else None, manifest)}
             new_files = {p.name: p for p in sorted(stage.iterdir())}
         # The staged targets: the current ones (if any) plus the new files; nothing published is ever replaced.
+        signed: Any
         if base is not None:
             signed = Metadata.from_bytes(base.to_bytes()).signed
         else:
@@ -608,7 +609,7 @@ class Proposal:
 
 def load_proposal(path: Path) -> Proposal:
     """Read a proposal directory; every staged file must match the staged targets' hashes."""
-    from securesystemslib.signer import Signature
+    from securesystemslib.signer import Signature  # type: ignore[attr-defined]
     from tuf.api.metadata import Metadata
 
     if path.is_file() and path.name in ("proposal.json", "targets.json"):
@@ -623,6 +624,7 @@ def load_proposal(path: Path) -> Proposal:
     except ValueError as exc:
         raise ConfigError(f"{path}/proposal.json is damaged ({exc}).",
                           hint="Ask the release manager for the proposal again.") from None
+    targets: Any
     try:
         targets = Metadata.from_bytes((path / "targets.json").read_bytes())
         root = Metadata.from_bytes((path / "root.json").read_bytes())
@@ -778,7 +780,7 @@ def status(channel_dir: Path) -> dict[str, Any]:
         return {"version": md.signed.version, "expires": md.signed.expires.isoformat(),
                 "expired": md.signed.is_expired(t)}
 
-    pending = []
+    pending: list[dict[str, Any]] = []
     current = channel.targets_version()
     for pj in sorted((channel.dir / "proposals").glob("*/proposal.json")):
         if (pj.parent / "published.json").exists():
