@@ -77,3 +77,16 @@ def verify_envelope(path: Path, keys: list[Any], *, predicate_type: str | None =
         raise IntegrityError(f"{path} is signed but is not a {predicate_type or 'in-toto'} statement.",
                              hint="Pass the seal envelope (X.seal.dsse.json).")
     return statement, list(signed.values())
+
+
+def sign_seals(seals: Any, output: Path | None, signer: Any) -> list[str]:
+    """Write one signed envelope per seal: beside -o's statement(s), or BUNDLE.seal.dsse.json in the cwd."""
+    written = []
+    for s in seals:
+        if output is not None and not output.is_dir():
+            target = envelope_path_for(output)
+        else:
+            target = (output or Path(".")) / f"{s.bundle}.seal.dsse.json"
+        write_envelope(target, sign_statement(s.statement(), signer))
+        written.append(str(target))
+    return written

@@ -46,7 +46,10 @@ def licenses_in_tarball(tarball: Path, prefix: str) -> dict[tuple[str, str], str
 
 def release_sbom(manifest: Manifest, tarball: Path, lock: Lock | None = None) -> str:
     """The CycloneDX 1.6 JSON text for a full release artifact."""
-    from cyclonedx.contrib.license.factories import LicenseFactory
+    try:
+        from cyclonedx.contrib.license.factories import LicenseFactory
+    except ImportError:  # cyclonedx-python-lib before the contrib move
+        from cyclonedx.factory.license import LicenseFactory
     from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
