@@ -579,6 +579,8 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
         shutil.copytree(stage, out / "files", dirs_exist_ok=True)
     (out / "targets.json").write_bytes(_md_bytes(proposal))
     (out / "root.json").write_bytes(_md_bytes(root))
+    if base is not None:
+        (out / "base-targets.json").write_bytes(_md_bytes(base))
     doc = {"format": PROPOSAL_FORMAT, "channel_id": channel.channel_id(), "channel": str(channel.dir.resolve()),
            "base_targets_version": base_version, "targets_version": signed.version,
            "root_version": root.signed.version, "created": now().isoformat(), "release": summary or None}
@@ -655,6 +657,24 @@ def load_proposal(path: Path) -> Proposal:
     return Proposal(dir=path, doc=doc, targets=targets, root=root, bad_signature_files=tuple(bad))
 
 
+def target_changes(p: Proposal) -> dict[str, list[str]]:
+    """Target paths the proposal adds, changes or drops relative to the targets it was staged on."""
+    from tuf.api.metadata import Metadata
+
+    base_path = p.dir / "base-targets.json"
+    before: dict[str, Any] = {}
+    if base_path.is_file():
+        try:
+            base: Any = Metadata.from_bytes(base_path.read_bytes())
+            before = base.signed.targets
+        except Exception:
+            raise ConfigError(f"{base_path} is damaged.", hint="Ask the release manager for the proposal again.") from None
+    after = p.targets.signed.targets
+    return {"added": sorted(n for n in after if n not in before),
+            "changed": sorted(n for n in after if n in before and after[n] != before[n]),
+            "dropped": sorted(n for n in before if n not in after)}
+
+
 def verification(root: Any, proposal: Proposal) -> Any:
     """python-tuf's VerificationResult of the gathered signatures against ``root``'s targets role."""
     return root.get_verification_result("targets", proposal.targets.signed_bytes, proposal.targets.signatures)
@@ -729,6 +749,15 @@ def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any
     if p.targets.signed.is_expired(now()):
         raise ConfigError(f"The staged targets expired on {_day(p.targets.signed.expires)}.",
                           hint="Propose the release again.")
+    current = channel.targets()
+    if current is not None:
+        staged = p.targets.signed.targets
+        moved = [n for n, tf in current.signed.targets.items() if n != INDEX_TARGET and
+                 (n not in staged or staged[n].hashes != tf.hashes or staged[n].length != tf.length)]
+        if moved:
+            raise IntegrityError(f"The proposal changes or drops {len(moved)} file(s) the channel already published; "
+                                 "a published file is never replaced.", details=moved[:10],
+                                 hint="Propose the release again from the channel's current state.")
     result = verification(root, p)
     try:
         # python-tuf's own check, exactly what a client does with this targets metadata.

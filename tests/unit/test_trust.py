@@ -540,3 +540,23 @@ def test_legacy_publish_keeps_working_on_unsigned_channels_only(run_cli: Run, tm
     r = run_cli("channel", "publish", str(art), "--channel", str(channel))
     assert r.returncode == 3 and "signed channel" in r.stderr
     assert not (channel / "index.json").exists()
+
+
+def test_a_proposal_never_replaces_a_published_file(run_cli: Run, k: Keys, tmp_path: Path, channel: Path,
+                                                    releases: dict[str, Path]) -> None:
+    p1 = propose_cli(run_cli, tmp_path, k, channel, releases["1.43.4"], "1.43.4")
+    approve(run_cli, k, p1, "alice", "bob")
+    assert publish_cli(run_cli, k, p1, channel).returncode == 0
+    p2 = propose_cli(run_cli, tmp_path, k, channel, releases["1.43.5"], "1.43.5")
+    d = json.loads(run_cli("release", "review", str(p2), "--json").stdout)["data"]
+    assert "mediawiki-1.43.5.tar.gz" in d["targets"]["added"] and d["targets"]["changed"] == ["index.json"]
+    # a release manager swaps the published 1.43.4 artifact's hash in the staged targets; members sign it anyway
+    from tuf.api.metadata import Metadata
+
+    md = Metadata.from_bytes((p2 / "targets.json").read_bytes())
+    md.signed.targets["mediawiki-1.43.4.tar.gz"].hashes = {"sha256": "0" * 64}
+    (p2 / "targets.json").write_bytes(md.to_bytes())
+    assert "WARNING" in run_cli("release", "review", str(p2)).stdout
+    approve(run_cli, k, p2, "alice", "bob")
+    r = publish_cli(run_cli, k, p2, channel)
+    assert r.returncode == 8 and "never replaced" in r.stdout
