@@ -22,6 +22,7 @@ against, so members can check membership offline), ``files/`` (new target files)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -30,7 +31,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from mwrelease.errors import ChecksFailed, ConfigError, IntegrityError, NothingToDo
 from mwrelease.trust.keys import NAME_FIELD, key_name, refuse_inside_channel
@@ -146,6 +147,19 @@ class Channel:
 
 # --- writing -------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def channel_lock(channel: Channel) -> Iterator[None]:
+    """One writer at a time: a cron `refresh` racing a `publish` would both write snapshot N+1."""
+    import fcntl
+
+    with open(channel.dir / ".mwrelease.lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -217,6 +231,12 @@ def _sign_root(md: Any, signers: Iterable[Any], previous: Any | None) -> None:
 
 def init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     """Create root version 1 of a new channel. Returns the root Metadata."""
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    with channel_lock(Channel(channel_dir)):
+        return _init(channel_dir, spec, signers)
+
+
+def _init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
 
     channel = Channel(channel_dir)
@@ -286,6 +306,12 @@ def change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tu
     """Write root version N+1 with ``change``, signed by the old and the new root threshold.
 
     Returns (new root Metadata, warnings)."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _change_root(channel_dir, change, signers)
+
+
+def _change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tuple[Any, list[str]]:
     from tuf.api.metadata import Metadata
 
     channel = Channel(channel_dir)
@@ -386,6 +412,12 @@ def _write_snapshot_and_timestamp(channel: Channel, targets_version: int, target
 
 def refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
     """Re-sign snapshot and timestamp (an operator's cron job). Targets are unchanged."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _refresh(channel_dir, online)
+
+
+def _refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
     channel = Channel(channel_dir)
     channel.require()
     _check_online(channel, online)
@@ -737,6 +769,12 @@ def _check_not_stale(p: Proposal, channel: Channel) -> None:
 
 def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
     """Publish an approved proposal: targets files, N.targets.json, snapshot, then timestamp (last)."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _publish(proposal_dir, channel_dir, online)
+
+
+def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
     from tuf.api.exceptions import UnsignedMetadataError
 
     p = load_proposal(proposal_dir)
