@@ -459,6 +459,8 @@ def test_unsealed_release_needs_an_override(run_cli: Run, k: Keys, tmp_path: Pat
     assert publish_cli(run_cli, k, p, channel).returncode == 0
     shown = json.loads(run_cli("channel", "show", str(channel), "--json").stdout)["data"]["releases"]
     assert shown[0]["verdict"] == "failed"
+    assert {o["member"] for o in shown[0]["overrides"]} == {"alice", "bob"}
+    assert "alice overrode the seal: Cite smoke test is flaky" in run_cli("channel", "show", str(channel)).stdout
 
 
 def test_seal_of_another_lock_or_signer_is_refused(run_cli: Run, k: Keys, tmp_path: Path, channel: Path,
