@@ -17,3 +17,8 @@ def read_json(path: Path, *, what: str, error: type[MwreleaseError] = ConfigErro
         raise error(f"{what} {path} does not exist.", hint=hint) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} {path} is not valid JSON: {exc}.", hint=hint) from None
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the bytes that digests and signatures are taken over."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -26,6 +26,7 @@ File format (JSON, ``format: "mwrelease.lock/1"``)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
 from mwrelease.fsutil import write_atomic
-from mwrelease.jsonfile import read_json
+from mwrelease.jsonfile import canonical_json, read_json
 
 LOCK_FORMAT = "mwrelease.lock/1"
 Kind = Literal["extension", "skin"]
@@ -144,3 +145,9 @@ def _component_json(c: LockedComponent) -> dict[str, Any]:
     d["required_by"] = list(c.required_by)
     d["smoke"] = [asdict(s) for s in c.smoke]
     return d
+
+
+def lock_digest(lock: Lock) -> str:
+    """sha256 of the lock's canonical JSON (sorted keys, no whitespace): the same for the same lock
+    whether it was read from a file or resolved in memory, and independent of indentation."""
+    return hashlib.sha256(canonical_json(lock.to_json())).hexdigest()

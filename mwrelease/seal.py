@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
-from mwrelease.runner.plan import canonical_json
+from mwrelease.jsonfile import canonical_json
 from mwrelease.runner.results import CellResult, Results
 
 Verdict = Literal["sealed", "provisional", "failed", "untested"]

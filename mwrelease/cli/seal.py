@@ -34,7 +34,7 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
     """
     from mwrelease import __version__
     from mwrelease.lock import Lock
-    from mwrelease.runner.plan import lock_digest
+    from mwrelease.lock import lock_digest
     from mwrelease.runner.results import Results
     from mwrelease.seal import seal as do_seal
 

@@ -33,7 +33,7 @@ def seal_verify(envelope: Path, keys: tuple[Path, ...], lock_path: Path | None) 
     subject = (statement.get("subject") or [{}])[0].get("digest", {}).get("sha256", "")
     if lock_path is not None:
         from mwrelease.lock import Lock
-        from mwrelease.runner.plan import lock_digest
+        from mwrelease.lock import lock_digest
 
         if lock_digest(Lock.load(lock_path)) != subject:
             raise IntegrityError(f"{envelope} is a seal of another lock (sha256 {subject[:12]}…), not of {lock_path}.",

@@ -8,12 +8,16 @@ target directory, and a tree that differs from its manifest is never installed.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import os
 import shutil
 import tarfile
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 from mwrelease.errors import ConfigError, IntegrityError
 from mwrelease.fsutil import replacing, safe_extract
@@ -24,10 +28,10 @@ _MTIME = 1_700_000_000
 
 
 def write_tarball(out: Path, root: Path, prefix: str, entries: Iterable[FileEntry],
-                  progress: Callable[[int], None] | None = None) -> None:
-    """Write ``entries`` (paths relative to root) as ``prefix/path`` into a gzip tarball, reproducibly."""
-    with replacing(out) as tmp, open(tmp, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=_MTIME) as gz, \
+                  progress: Callable[[int], None] | None = None) -> str:
+    """Write ``entries`` (paths relative to root) as ``prefix/path`` into a gzip tarball, reproducibly.
+    Returns the tarball's sha256 (hashed as it is written, so the bytes are not read back)."""
+    with replacing(out) as tmp, open(tmp, "wb") as raw, ParallelGzip(raw) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs_done: set[str] = set()
         for e in entries:
@@ -47,6 +51,65 @@ def write_tarball(out: Path, root: Path, prefix: str, entries: Iterable[FileEntr
                     tar.addfile(info, fh)
             if progress:
                 progress(1)
+    return gz.sha256
+
+
+class ParallelGzip(io.RawIOBase):
+    """A write-only gzip stream compressed on every core, pigz-style: the input is cut into fixed blocks and
+    each block becomes one gzip member (RFC 1952 allows any number; gzip, tar and Python's gzip read them all).
+    Fixed block boundaries and header fields keep the output reproducible. zlib releases the GIL, so threads
+    compress in parallel; level 6 is gzip's default and half the time of level 9 for 1% more bytes."""
+
+    BLOCK = 4 << 20
+    LEVEL = 6
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._buf = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+        self._pending: deque[Future[bytes]] = deque()
+        self._hash = hashlib.sha256()
+        self._submitted = 0
+        self._pos = 0  # bytes taken in: tarfile asks tell() for its offset
+        self.sha256 = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def write(self, data: Any) -> int:
+        self._buf += data
+        self._pos += len(data)
+        while len(self._buf) >= self.BLOCK:
+            self._submit(bytes(self._buf[:self.BLOCK]))
+            del self._buf[:self.BLOCK]
+        return len(data)
+
+    def _submit(self, block: bytes) -> None:
+        self._submitted += 1
+        self._pending.append(self._pool.submit(gzip.compress, block, self.LEVEL, mtime=_MTIME))
+        while len(self._pending) > 2 * (os.cpu_count() or 1):  # bounded memory: a few blocks in flight
+            self._emit(self._pending.popleft().result())
+
+    def _emit(self, member: bytes) -> None:
+        self._raw.write(member)
+        self._hash.update(member)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._buf or not self._submitted:  # an empty stream is still one (empty) gzip member
+                self._submit(bytes(self._buf))
+                self._buf.clear()
+            while self._pending:
+                self._emit(self._pending.popleft().result())
+            self.sha256 = self._hash.hexdigest()
+        finally:
+            self._pool.shutdown(cancel_futures=True)
+            super().close()
 
 
 def _add_parents(tar: tarfile.TarFile, prefix: str, path: str, done: set[str]) -> None:

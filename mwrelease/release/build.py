@@ -97,10 +97,10 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
             components=tuple(components), artifact_file=tar_name, created_by=f"mwrelease {__version__}",
             core_source=core_tarball.to_json() if core_tarball is not None else None)
         tarball = out_dir / tar_name
-        write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
+        digest = write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
         manifest_path = out_dir / manifest_name
         write_atomic(manifest_path, manifest.dumps())
-        full = _artifact(tarball, manifest_path, manifest)
+        full = _artifact(tarball, manifest_path, manifest, digest)
         built = [full]
         if previous is not None:
             built.append(build_delta(manifest, stage, Manifest.load(previous), out_dir))
@@ -127,15 +127,15 @@ def build_delta(new: Manifest, new_tree: Path, old: Manifest, out_dir: Path) -> 
         delta_changed=tuple(f.path for f in changed), delta_removed=tuple(removed), created_by=new.created_by,
         core_source=new.core_source)
     tarball = out_dir / tar_name
-    write_tarball(tarball, new_tree, delta.prefix, changed)
+    digest = write_tarball(tarball, new_tree, delta.prefix, changed)
     manifest_path = out_dir / manifest_name
     write_atomic(manifest_path, delta.dumps())
-    return _artifact(tarball, manifest_path, delta)
+    return _artifact(tarball, manifest_path, delta, digest)
 
 
-def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest) -> Artifact:
+def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest, sha256: str) -> Artifact:
     return Artifact(tarball=tarball, manifest_path=manifest_path, manifest=manifest,
-                    sha256=sha256_file(tarball), size=tarball.stat().st_size)
+                    sha256=sha256, size=tarball.stat().st_size)
 
 
 def _add_components(lock: Lock, stage: Path) -> list[Component]:

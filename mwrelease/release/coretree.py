@@ -51,13 +51,24 @@ def materialize(src: Path, dest: Path) -> None:
                     skip.add(n)
         return skip
 
-    shutil.copytree(src, dest, symlinks=False, ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(src, dest, symlinks=False, ignore=ignore, dirs_exist_ok=True, copy_function=_link_or_copy)
     core_exts = src / "extensions-core"
     if core_exts.is_dir():
         (dest / "extensions").mkdir(exist_ok=True)
         for ext in sorted(core_exts.iterdir()):
             if ext.is_dir() and not (dest / "extensions" / ext.name).exists():
-                shutil.copytree(ext, dest / "extensions" / ext.name, symlinks=False, ignore=ignore)
+                shutil.copytree(ext, dest / "extensions" / ext.name, symlinks=False, ignore=ignore,
+                                copy_function=_link_or_copy)
+
+
+def _link_or_copy(src: str, dest: str) -> None:
+    """Hard-link a core file into the staging tree where the file system allows it (no bytes copied: the
+    build only reads the stage, and components replace whole directories, never a file in place); copy it
+    otherwise (another file system, or a link the kernel's protected_hardlinks refuses)."""
+    try:
+        os.link(src, dest)  # follows a symlinked source, as copy2 does
+    except OSError:
+        shutil.copy2(src, dest)
 
 
 def extract_from_image(image: str, dest: Path, *, path: str = DEBIAN_CORE_PATH) -> None:

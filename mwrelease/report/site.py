@@ -428,6 +428,6 @@ def _rel_key(ref: str) -> tuple[int, ...]:
 
 
 def _canonical(data: Mapping[str, Any]) -> bytes:
-    from mwrelease.runner.plan import canonical_json
+    from mwrelease.jsonfile import canonical_json
 
     return canonical_json(dict(data))

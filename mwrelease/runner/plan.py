@@ -14,8 +14,6 @@ line, the line's PHP, on SQLite: the seal's ``provisional`` verdict needs it to 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any, Literal
 from mwrelease.compat import Reason, platform_reasons
 from mwrelease.errors import ConfigError
 from mwrelease.lock import Lock, LockedComponent
+from mwrelease.lock import lock_digest as lock_digest  # re-exported: older callers import it from here
 from mwrelease.runner.suites import LINE_PHP
 
 Db = Literal["sqlite", "mariadb", "postgres"]
@@ -62,16 +61,6 @@ class Cell:
                 "php": self.php, "db": self.db, "lock_sha256": self.lock_digest,
                 "components": list(self.components), "status": self.status,
                 "reasons": [r.to_json() for r in self.reasons], "primary": self.primary, "only": list(self.only)}
-
-
-def lock_digest(lock: Lock) -> str:
-    """sha256 of the lock's canonical JSON (sorted keys, no whitespace): the same for the same lock
-    whether it was read from a file or resolved in memory, and independent of indentation."""
-    return hashlib.sha256(canonical_json(lock.to_json())).hexdigest()
-
-
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def parse_core(spec: str) -> tuple[str, str]:

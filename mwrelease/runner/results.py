@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
 from mwrelease.jsonfile import read_json
-from mwrelease.runner.plan import Cell, canonical_json
+from mwrelease.jsonfile import canonical_json
+from mwrelease.runner.plan import Cell
 
 RESULTS_FORMAT = "mwrelease.results/1"
 CheckStatus = Literal["passed", "failed", "skipped", "error"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import ConfigError, IntegrityError
-from mwrelease.runner.plan import canonical_json
+from mwrelease.jsonfile import canonical_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -525,7 +525,7 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
     from mwrelease.lock import Lock
     from mwrelease.release.channel import manifest_beside, publish as index_publish
     from mwrelease.release.manifest import Manifest
-    from mwrelease.runner.plan import lock_digest
+    from mwrelease.lock import lock_digest
     from mwrelease.trust.sbom import release_sbom
 
     channel = Channel(channel_dir)
