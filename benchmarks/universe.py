@@ -151,9 +151,10 @@ def pick_dep(rng: random.Random, i: int) -> int:
     # Skewed towards low indices within the allowed range: a few "library" extensions many depend on.
     if i < ACYCLIC:
         return int((rng.random() ** 2) * i)
-    if rng.random() < 0.85:
-        return int((rng.random() ** 2) * ACYCLIC)
-    return ACYCLIC + int(rng.random() * (N_EXT - ACYCLIC))
+    if rng.random() < 0.7:
+        return int((rng.random() ** 3) * ACYCLIC)
+    # A neighbour in the cyclic half, before or after: small rings of extensions that require each other.
+    return min(max(i + rng.randint(-8, 8), ACYCLIC), N_EXT - 1)
 
 
 def generate(seed: int = 13) -> list[Ext]:
