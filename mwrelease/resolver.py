@@ -169,8 +169,16 @@ class Problem:
     solver: Solver
     names: list[str]  # package number -> name
     cands: list[Candidate]  # variable -> ref (index 0 unused)
-    requirements: dict[Hashable, Requirement]
     domains: dict[str, list[int]]
+    by_name: Mapping[str, Component]
+
+    def requirement(self, tag: Hashable) -> Requirement:
+        """The requirement a clause stands for: ("bundle", name) or ("requires", variable, name, constraint)."""
+        assert isinstance(tag, tuple)
+        if tag[0] == "bundle":
+            return Requirement(name=tag[1], component=self.by_name[tag[1]])
+        _, var, dep, constraint = tag
+        return Requirement(name=dep, component=self.by_name.get(dep), constraint=constraint, parent=self.cands[var])
 
 
 def build_problem(rules: BundleRules) -> Problem:
@@ -194,22 +202,20 @@ def build_problem(rules: BundleRules) -> Problem:
         cands.extend(domains[name])
     number = {n: p for p, n in enumerate(names)}
     solver = Solver([var_domains[n] for n in names], [number[c.name] for c in bundle.components])
-    requirements: dict[Hashable, Requirement] = {}
     for comp in bundle.components:
-        tag = ("bundle", comp.name)
-        requirements[tag] = Requirement(name=comp.name, component=comp)
-        solver.add_clause(var_domains[comp.name], tag)
+        solver.add_clause(var_domains[comp.name], ("bundle", comp.name))
+    versions = [c.clean_version or "" for c in cands]
     memo: dict[tuple[str, str], list[int]] = {}
     for var in range(1, len(cands)):
-        parent = cands[var]
-        for dep, constraint in dependencies(parent):
+        for dep, constraint in dependencies(cands[var]):
             allowed = memo.get((dep, constraint))
             if allowed is None:
-                allowed = memo[(dep, constraint)] = [v for v in var_domains[dep] if rules.version_ok(cands[v], constraint)]
-            dep_tag = ("requires", var, dep)
-            requirements[dep_tag] = Requirement(name=dep, component=rules.by_name.get(dep), constraint=constraint, parent=parent)
-            solver.add_dependency(var, number[dep], allowed, dep_tag)
-    return Problem(solver=solver, names=names, cands=cands, requirements=requirements, domains=var_domains)
+                # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match.
+                vars_ = var_domains[dep]
+                allowed = memo[(dep, constraint)] = vars_ if constraint.strip() == "*" else [
+                    v for v, ok in zip(vars_, rules.checker.allowed(constraint, [versions[v] for v in vars_])) if ok and versions[v]]
+            solver.add_dependency(var, number[dep], allowed, ("requires", var, dep, constraint))
+    return Problem(solver=solver, names=names, cands=cands, domains=var_domains, by_name=rules.by_name)
 
 
 @dataclass(kw_only=True)
@@ -250,7 +256,7 @@ def resolve(bundle: Bundle, catalog: Catalog, target: Target) -> Resolution:
     problem = build_problem(rules)
     answer = problem.solver.solve()
     if not answer.satisfiable:
-        causes = [problem.requirements[t] for t in answer.core]
+        causes = [problem.requirement(t) for t in answer.core]
         raise ResolutionError(f"Cannot resolve bundle {bundle.name} for MediaWiki {target.core}"
                               + (f" and PHP {', '.join(target.php)}" if target.php else "") + ":",
                               details=explain(causes, rules) + also_unfit(causes, problem, rules),

@@ -18,51 +18,74 @@ from mwrelease.errors import ConstraintError
 
 class ConstraintChecker:
     def __init__(self) -> None:
-        self._parsed: dict[str, versions.Constraint | None] = {}
+        self._parsed: dict[str, list[list[tuple[str, str, Any]]] | None] = {}
+        self._versions: dict[str, tuple[versions.Version, Any] | None] = {}
         self._bounds: dict[str, Any] = {}
-        self._versions: dict[str, versions.Version | None] = {}
-        self._answers: dict[tuple[str, str], bool] = {}
 
     def allows(self, constraint: str, version: str) -> bool:
         """``parse_constraint(constraint).allows(version)``; False where either does not parse."""
-        key = (constraint, version)
-        hit = self._answers.get(key)
-        if hit is None:
-            hit = self._answers[key] = self._allows(constraint, version)
-        return hit
+        return self.allowed(constraint, [version])[0]
 
-    def _allows(self, constraint: str, version: str) -> bool:
-        if constraint not in self._parsed:
-            try:
-                self._parsed[constraint] = versions.parse_constraint(constraint)
-            except ConstraintError:
-                self._parsed[constraint] = None
-        parsed = self._parsed[constraint]
-        if version not in self._versions:
-            try:
-                self._versions[version] = versions.parse_version(version)
-            except ConstraintError:
-                self._versions[version] = None
-        v = self._versions[version]
-        if parsed is None or v is None:
-            return False
-        if v.is_branch:
-            return parsed.allows(v)
-        vkey = v._key  # noqa: SLF001 -- the order versions.py guarantees equals version_compare
-        for group in parsed.groups:
-            for simple in group:
-                if simple is None:
-                    continue
-                op, bound = simple
-                if op == "!=" or bound.startswith("dev-"):
-                    ok = versions._simple_allows(simple, v.normalized)  # noqa: SLF001
+    def allowed(self, constraint: str, candidates: list[str]) -> list[bool]:
+        """``allows`` for each of ``candidates``."""
+        groups = self._groups(constraint)
+        out = []
+        for text in candidates:
+            v = self._version(text)
+            if groups is None or v is None:
+                out.append(False)
+            elif v[1] is None:  # a branch: versions.py decides
+                out.append(versions.parse_constraint(constraint).allows(v[0]))
+            else:
+                out.append(self._match(groups, v))
+        return out
+
+    def _match(self, groups: list[list[tuple[str, str, Any]]], v: tuple[versions.Version, Any]) -> bool:
+        version, vkey = v
+        for group in groups:
+            for op, bound, bkey in group:
+                if bkey is None:  # "!=" or a branch bound: versions.py's own comparison
+                    ok = versions._simple_allows((op, bound), version.normalized)  # noqa: SLF001
                 else:
-                    bkey = self._bounds.get(bound)
-                    if bkey is None:
-                        bkey = self._bounds[bound] = versions._sort_key(bound)  # noqa: SLF001
                     ok = versions._compare_with(op, (vkey > bkey) - (vkey < bkey))  # noqa: SLF001
                 if not ok:
                     break
             else:
                 return True
         return False
+
+    def _groups(self, constraint: str) -> list[list[tuple[str, str, Any]]] | None:
+        if constraint in self._parsed:
+            return self._parsed[constraint]
+        try:
+            parsed = versions.parse_constraint(constraint)
+        except ConstraintError:
+            self._parsed[constraint] = None
+            return None
+        groups = []
+        for group in parsed.groups:
+            simples = []
+            for simple in group:
+                if simple is None:
+                    continue
+                op, bound = simple
+                bkey = None
+                if op != "!=" and not bound.startswith("dev-"):
+                    bkey = self._bounds.get(bound)
+                    if bkey is None:
+                        bkey = self._bounds[bound] = versions._sort_key(bound)  # noqa: SLF001
+                simples.append((op, bound, bkey))
+            groups.append(simples)
+        self._parsed[constraint] = groups
+        return groups
+
+    def _version(self, text: str) -> tuple[versions.Version, Any] | None:
+        if text not in self._versions:
+            try:
+                v = versions.parse_version(text)
+            except ConstraintError:
+                self._versions[text] = None
+            else:
+                # the order versions.py guarantees equals version_compare's, for numbered versions
+                self._versions[text] = (v, None if v.is_branch else v._key)  # noqa: SLF001
+        return self._versions[text]
