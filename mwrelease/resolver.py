@@ -314,6 +314,13 @@ def explain(causes: Iterable[Requirement], rules: BundleRules) -> list[str]:
     by_name: dict[str, list[Requirement]] = {}
     for cause in causes:
         by_name.setdefault(cause.name, []).append(cause)
+    for name, reqs in by_name.items():
+        # The bundle's own entry narrows the refs before the solver sees them: name it beside the others.
+        comp = rules.by_name.get(name)
+        if comp is not None and all(r.parent is not None for r in reqs):
+            reqs.insert(0, Requirement(name=name, component=comp))
+        reqs[1:] = sorted(reqs[1:], key=lambda r: (r.parent is not None, r.parent.name if r.parent else "",
+                                                     preference_key(r.parent, target.line) if r.parent else ()))
     lines: list[str] = []
     links: list[str] = []
     for name, reqs in by_name.items():

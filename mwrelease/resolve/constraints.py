@@ -10,15 +10,23 @@ checks this against ``Constraint.allows`` on every constraint of the real metada
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from mwrelease import versions
 from mwrelease.errors import ConstraintError
 
 
+# versions._compare_with(op, cmp(a, b)) for keys a, b; equal keys are equal versions (Version.__eq__).
+_OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+                                               "==": operator.eq}
+_Simple = tuple[str, str, Callable[[Any, Any], bool] | None, Any]
+
+
 class ConstraintChecker:
     def __init__(self) -> None:
-        self._parsed: dict[str, list[list[tuple[str, str, Any]]] | None] = {}
+        self._parsed: dict[str, list[list[_Simple]] | None] = {}
         self._versions: dict[str, tuple[versions.Version, Any] | None] = {}
         self._bounds: dict[str, Any] = {}
 
@@ -40,21 +48,20 @@ class ConstraintChecker:
                 out.append(self._match(groups, v))
         return out
 
-    def _match(self, groups: list[list[tuple[str, str, Any]]], v: tuple[versions.Version, Any]) -> bool:
+    def _match(self, groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
         version, vkey = v
         for group in groups:
-            for op, bound, bkey in group:
-                if bkey is None:  # "!=" or a branch bound: versions.py's own comparison
-                    ok = versions._simple_allows((op, bound), version.normalized)  # noqa: SLF001
-                else:
-                    ok = versions._compare_with(op, (vkey > bkey) - (vkey < bkey))  # noqa: SLF001
-                if not ok:
+            for op, bound, compare, bkey in group:
+                if compare is None:  # "!=" or a branch bound: versions.py's own comparison
+                    if not versions._simple_allows((op, bound), version.normalized):  # noqa: SLF001
+                        break
+                elif not compare(vkey, bkey):
                     break
             else:
                 return True
         return False
 
-    def _groups(self, constraint: str) -> list[list[tuple[str, str, Any]]] | None:
+    def _groups(self, constraint: str) -> list[list[_Simple]] | None:
         if constraint in self._parsed:
             return self._parsed[constraint]
         try:
@@ -69,12 +76,13 @@ class ConstraintChecker:
                 if simple is None:
                     continue
                 op, bound = simple
+                compare = _OPS.get(op) if not bound.startswith("dev-") else None
                 bkey = None
-                if op != "!=" and not bound.startswith("dev-"):
+                if compare is not None:
                     bkey = self._bounds.get(bound)
                     if bkey is None:
                         bkey = self._bounds[bound] = versions._sort_key(bound)  # noqa: SLF001
-                simples.append((op, bound, bkey))
+                simples.append((op, bound, compare, bkey))
             groups.append(simples)
         self._parsed[constraint] = groups
         return groups
