@@ -7,6 +7,8 @@ Composer repository and as an mwrelease snapshot catalog — and runs each case 
   ``composer update --no-install`` against a ``file://`` composer repository, packagist disabled;
 - ``mwrelease resolve`` as of today (this tree), whole process through the CLI;
 - ``mwrelease resolve`` before the CDCL engine (resolvelib; ``--old-rev``, extracted with git archive);
+- ``mwrelease resolve`` with the snapshot catalog read lazily (benchmarks/lazy_catalog_cli.py, a prototype
+  of a change to mwrelease/catalog/snapshot.py);
 
 timing each whole process (wall clock, and CPU = user+sys of the child, which the shared 2-core machine
 disturbs less), checking every answer (every requested extension present, every ``requires`` met,
@@ -285,6 +287,13 @@ def main() -> None:
             row["new_answer"] = (len(chosen), *check_answer(u, case, chosen))
         else:
             row["new_says"] = [ln.strip() for ln in (r.out + r.err).splitlines() if ln.strip().startswith("- ")][:3]
+        lock.unlink(missing_ok=True)
+        r = best([run([sys.executable, str(REPO / "benchmarks" / "lazy_catalog_cli.py"), *cli], env=env)
+                  for _ in range(args.repeat)])
+        row["lazy"] = r
+        if r.rc == 0:
+            chosen = mwrelease_chosen(lock)
+            row["lazy_answer"] = (len(chosen), *check_answer(u, case, chosen))
         if old_tree is not None:
             lock.unlink(missing_ok=True)
             r = run([sys.executable, "-c", OLD_LAUNCH, str(old_tree), *cli], env=env, timeout=args.old_timeout)
@@ -298,8 +307,9 @@ def main() -> None:
         print_row(row, flush=True)
 
     print("\n## whole process: wall s (CPU s)")
-    print("| case | Composer | mwrelease old (resolvelib) | mwrelease new (cdcl) | new/Composer (wall, CPU) |")
-    print("|---|---|---|---|---|")
+    print("| case | Composer | mwrelease old (resolvelib) | mwrelease new (cdcl) | new/Composer (wall, CPU) "
+          "| new + lazy catalog (prototype) | lazy/Composer (wall, CPU) |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         def fig(key: str) -> str:
             r = row.get(key)
@@ -307,10 +317,12 @@ def main() -> None:
                 return "-"
             tail = " gave up (timeout)" if r.rc is None else (" impossible" if r.rc else "")
             return f"{r.wall:.2f} ({r.cpu:.2f}){tail}"
-        ratio = ""
-        if "composer" in row:
-            ratio = f"{row['new'].wall / row['composer'].wall:.2f}, {row['new'].cpu / row['composer'].cpu:.2f}"
-        print(f"| {row['case']} | {fig('composer')} | {fig('old')} | {fig('new')} | {ratio} |")
+        def ratio(key: str) -> str:
+            if "composer" not in row:
+                return "-"
+            return f"{row[key].wall / row['composer'].wall:.2f}, {row[key].cpu / row['composer'].cpu:.2f}"
+        print(f"| {row['case']} | {fig('composer')} | {fig('old')} | {fig('new')} | {ratio('new')} | {fig('lazy')} "
+              f"| {ratio('lazy')} |")
 
     print("\n## where the new whole process goes (in-process, CPU s)")
     t0 = time.process_time()
@@ -334,7 +346,8 @@ def main() -> None:
 
 def print_row(row: dict[str, Any], flush: bool = True) -> None:
     parts = [f"\n### {row['case']} ({row['roots']} requested, expect {row['expect']})"]
-    for key, label in (("composer", "Composer"), ("old", "mwrelease old"), ("new", "mwrelease new")):
+    for key, label in (("composer", "Composer"), ("old", "mwrelease old"), ("new", "mwrelease new"),
+                       ("lazy", "new + lazy cat")):
         r = row.get(key)
         if r is None:
             continue
