@@ -28,13 +28,10 @@ _AMO = -2  # false because another ref of the same package is true ("one ref per
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
+    satisfiable: bool
     chosen: tuple[int, ...] = ()  # true variables, when satisfiable
     core: tuple[Hashable, ...] = ()  # tags of the clauses an unsatisfiable problem's conflict came from
     conflicts: int = 0
-
-    @property
-    def satisfiable(self) -> bool:
-        return not self.core
 
 
 class Solver:
@@ -288,12 +285,12 @@ class Solver:
 
     def solve(self) -> Answer:
         if self.empty:
-            return Answer(core=(self.tags[self.empty[0]],))
+            return Answer(satisfiable=False, core=(self.tags[self.empty[0]],))
         for cid in self.units:
             lit = self.clauses[cid][0]
             value = self._value(lit)
             if value == -1:
-                return Answer(core=self._core([lit], cid))
+                return Answer(satisfiable=False, core=self._core([lit], cid))
             if value == 0:
                 self._assign(lit, cid)
         while True:
@@ -302,7 +299,7 @@ class Solver:
                 conflict, cid = found
                 self.conflicts += 1
                 if not self.trail_lim:
-                    return Answer(core=self._core(conflict, cid), conflicts=self.conflicts)
+                    return Answer(satisfiable=False, core=self._core(conflict, cid), conflicts=self.conflicts)
                 learnt, back, used, zero = self._analyze(conflict)
                 if cid >= 0:
                     used.append(cid)
@@ -316,5 +313,5 @@ class Solver:
                     self.watches.setdefault(learnt[1], []).append(new)
                 self._assign(learnt[0], new)
             elif not self._decide():
-                return Answer(chosen=tuple(v for v in range(1, len(self.val)) if self.val[v] == 1),
+                return Answer(satisfiable=True, chosen=tuple(v for v in range(1, len(self.val)) if self.val[v] == 1),
                               conflicts=self.conflicts)
