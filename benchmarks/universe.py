@@ -256,9 +256,10 @@ def cases(exts: list[Ext], seed: int = 13) -> list[Case]:
            Case(name="request-300-cycles", roots=sorted(rng.sample(cyclic, 300)), cycles=True),
            Case(name="request-300-acyclic", roots=sorted(rng.sample(acyclic, 300)))]
     # A pin that cannot fit: a requested extension C whose every fitting tag requires A with a constraint
-    # that rejects the pinned (fitting) tag of A.
+    # that rejects the pinned (fitting) tag of A. C is the last requested name, so a resolver that walks the
+    # bundle in name order meets the conflict last.
     pinned = None
-    for c in r100:
+    for c in reversed(r100):
         for a in exts[c].refs[exts[c].planted].deps:
             for k in exts[a].fitting():
                 v = exts[a].refs[k].version
