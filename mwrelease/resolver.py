@@ -1,9 +1,12 @@
-"""Resolve a bundle to a lock with resolvelib (pip's backtracking resolver).
+"""Resolve a bundle to a lock.
 
-The provider filters each extension's candidates by what the bundle allows (source, pinned ref,
-ref policy, version constraint) and by the declared requirements against the target core and PHP
-versions; resolvelib does the search and, on failure, hands back structured causes that
-``explain`` turns into sentences a release manager understands.
+``BundleRules`` filters each extension's refs by what the bundle allows (source, pinned ref, ref policy,
+version constraint) and by the declared requirements against the target core and PHP versions;
+``build_problem`` evaluates every ``requires`` constraint with mwrelease/versions.py and hands the
+solver (mwrelease/resolve/cdcl.py, a CDCL search in the manner of libsolv) only which refs meet which
+requirement. On failure the solver names the requirements its conflict rests on, and ``explain`` turns
+them into sentences a release manager understands. (benchmarks/bench_resolver.py measured this engine
+against resolvelib, libsolv through ``solv``, and Composer.)
 
 Preference among fitting refs: the core's own REL branch (or the copy bundled with core), then the
 newest tag, then older REL branches, then newer REL branches, then development branches (master/main).
@@ -12,19 +15,19 @@ newest tag, then older REL branches, then newer REL branches, then development b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import resolvelib
-from resolvelib.resolvers import RequirementInformation, ResolutionImpossible, ResolutionTooDeep
 
 from mwrelease import __version__
 from mwrelease.bundle import Bundle, Component
 from mwrelease.catalog import Candidate, Catalog
-from mwrelease.compat import dependency_version_ok, platform_reasons
+from mwrelease.compat import platform_reasons
 from mwrelease.errors import ConfigError, ConstraintError, ResolutionError
 from mwrelease.lock import Lock, LockedComponent, Source
+from mwrelease.resolve.cdcl import Solver
+from mwrelease.resolve.constraints import ConstraintChecker
 from mwrelease.versions import Version, core_line, parse_constraint, parse_version
 
 ROOT = "bundle"
@@ -40,6 +43,8 @@ class Requirement:
     def describe(self) -> str:
         who = self.parent.label if self.parent else "the bundle"
         what = self.name + (f" {self.constraint}" if self.constraint and self.constraint != "*" else "")
+        if self.parent is None and self.component is not None and self.component.ref is not None:
+            what += f" at ref {self.component.ref}"
         return f"{who} requires {what}"
 
 
@@ -92,31 +97,24 @@ def _neg(v: Version) -> _Neg:
     return _Neg(v)
 
 
-class BundleProvider(resolvelib.AbstractProvider[Requirement, Candidate, str]):
+class BundleRules:
+    """What the bundle allows of each extension, and what fits the target core and PHP; results of
+    constraint checks are remembered for the run (a catalog repeats the same strings thousands of times)."""
+
     def __init__(self, bundle: Bundle, catalog: Catalog, target: Target) -> None:
         self.bundle = bundle
         self.catalog = catalog
         self.target = target
         self.by_name = {c.name: c for c in bundle.components}
+        self._fits: dict[tuple[Any, ...], bool] = {}
+        self.checker = ConstraintChecker()
 
-    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
-        return requirement_or_candidate.name
-
-    def narrow_requirement_selection(self, identifiers: Iterable[str], resolutions: Mapping[str, Candidate],
-                                     candidates: Mapping[str, Iterator[Candidate]],
-                                     information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
-                                     backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> Iterable[str]:
-        # Resolve what caused the last backtrack first (as pip does), else the bundle's own entries in name
-        # order; one identifier is enough, which spares resolvelib a preference call per unresolved name.
-        ids = list(identifiers)
-        causes = {c.requirement.name for c in backtrack_causes}
-        first = [i for i in ids if i in causes]
-        return [min(first or ids, key=lambda i: (i not in self.by_name, i))]
-
-    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate], candidates: Mapping[str, Iterator[Candidate]],
-                       information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
-                       backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> Any:
-        return (identifier not in self.by_name, identifier)
+    def version_ok(self, cand: Candidate, constraint: str) -> bool:
+        """``compat.dependency_version_ok``, in bulk."""
+        if constraint.strip() == "*":
+            return True
+        version = cand.clean_version
+        return version is not None and self.checker.allows(constraint, version)
 
     def allowed(self, req: Requirement, cand: Candidate) -> bool:
         """The bundle's and the parent's wishes, without looking at core/PHP."""
@@ -139,32 +137,85 @@ class BundleProvider(resolvelib.AbstractProvider[Requirement, Candidate, str]):
                 return False
             if comp.refs == "tags" and cand.ref_type != "tag":
                 return False
-            if comp.version is not None and not dependency_version_ok(cand, comp.version):
+            if comp.version is not None and not self.version_ok(cand, comp.version):
                 return False
             if cand.kind != comp.kind:
                 return False
-        if req.constraint is not None and not dependency_version_ok(cand, req.constraint):
+        if req.constraint is not None and not self.version_ok(cand, req.constraint):
             return False
         return True
 
     def fits(self, cand: Candidate) -> bool:
-        return cand.has_manifest and not platform_reasons(cand, core=self.target.core, php=self.target.php)
+        if not cand.has_manifest:
+            return False
+        req = cand.requires
+        key = (req.mediawiki, req.php, cand.composer_require.get("php") if req.php is None else None)
+        hit = self._fits.get(key)
+        if hit is None:
+            hit = self._fits[key] = not platform_reasons(cand, core=self.target.core, php=self.target.php)
+        return hit
 
-    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Requirement]],
-                     incompatibilities: Mapping[str, Iterator[Candidate]]) -> Iterable[Candidate]:
-        reqs = list(requirements[identifier])
-        bad = {id(c) for c in incompatibilities[identifier]}
-        out = [c for c in self.catalog.candidates(identifier)
-               if id(c) not in bad and self.fits(c) and all(self.allowed(r, c) for r in reqs)]
-        return sorted(out, key=lambda c: preference_key(c, self.target.line))
 
-    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        return self.allowed(requirement, candidate)
+def dependencies(cand: Candidate) -> Iterator[tuple[str, str]]:
+    for deps in (cand.requires.extensions, cand.requires.skins):
+        yield from deps.items()
 
-    def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
-        for deps in (candidate.requires.extensions, candidate.requires.skins):
-            for name, constraint in deps.items():
-                yield Requirement(name=name, component=self.by_name.get(name), constraint=constraint, parent=candidate)
+
+@dataclass(kw_only=True)
+class Problem:
+    """A bundle as clauses for the solver: one variable per fitting, allowed ref of every extension the
+    bundle's entries can reach through ``requires``; each clause tagged with the requirement it stands for."""
+
+    solver: Solver
+    names: list[str]  # package number -> name
+    cands: list[Candidate]  # variable -> ref (index 0 unused)
+    domains: dict[str, list[int]]
+    by_name: Mapping[str, Component]
+
+    def requirement(self, tag: Hashable) -> Requirement:
+        """The requirement a clause stands for: ("bundle", name) or ("requires", variable, name, constraint)."""
+        assert isinstance(tag, tuple)
+        if tag[0] == "bundle":
+            return Requirement(name=tag[1], component=self.by_name[tag[1]])
+        _, var, dep, constraint = tag
+        return Requirement(name=dep, component=self.by_name.get(dep), constraint=constraint, parent=self.cands[var])
+
+
+def build_problem(rules: BundleRules) -> Problem:
+    bundle, catalog, line = rules.bundle, rules.catalog, rules.target.line
+    domains: dict[str, list[Candidate]] = {}
+    todo = [c.name for c in bundle.components]
+    while todo:
+        name = todo.pop()
+        if name in domains:
+            continue
+        base = Requirement(name=name, component=rules.by_name.get(name))
+        dom = [c for c in catalog.candidates(name) if rules.allowed(base, c) and rules.fits(c)]
+        domains[name] = sorted(dom, key=lambda c: preference_key(c, line))
+        todo.extend(d for c in dom for d, _ in dependencies(c) if d not in domains)
+    # The bundle's entries first, in name order, then what they pull in: the order decisions are made in.
+    names = sorted(domains, key=lambda n: (n not in rules.by_name, n))
+    cands: list[Candidate] = [Candidate(name="", kind="extension", ref=None, ref_type="none")]
+    var_domains: dict[str, list[int]] = {}
+    for name in names:
+        var_domains[name] = list(range(len(cands), len(cands) + len(domains[name])))
+        cands.extend(domains[name])
+    number = {n: p for p, n in enumerate(names)}
+    solver = Solver([var_domains[n] for n in names], [number[c.name] for c in bundle.components])
+    for comp in bundle.components:
+        solver.add_clause(var_domains[comp.name], ("bundle", comp.name))
+    versions = [c.clean_version or "" for c in cands]
+    memo: dict[tuple[str, str], list[int]] = {}
+    for var in range(1, len(cands)):
+        for dep, constraint in dependencies(cands[var]):
+            allowed = memo.get((dep, constraint))
+            if allowed is None:
+                # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match.
+                vars_ = var_domains[dep]
+                allowed = memo[(dep, constraint)] = vars_ if constraint.strip() == "*" else [
+                    v for v, ok in zip(vars_, rules.checker.allowed(constraint, [versions[v] for v in vars_])) if ok and versions[v]]
+            solver.add_dependency(var, number[dep], allowed, ("requires", var, dep, constraint))
+    return Problem(solver=solver, names=names, cands=cands, domains=var_domains, by_name=rules.by_name)
 
 
 @dataclass(kw_only=True)
@@ -188,7 +239,7 @@ def check_names(bundle: Bundle, catalog: Catalog) -> None:
                  f"(--catalog). Sources read: {', '.join(catalog.sources) or 'none'}.")
 
 
-def resolve(bundle: Bundle, catalog: Catalog, target: Target, *, max_rounds: int = 20000) -> Resolution:
+def resolve(bundle: Bundle, catalog: Catalog, target: Target) -> Resolution:
     if bundle.core_version is not None:
         try:
             ok = parse_constraint(bundle.core_version).allows(target.core)
@@ -201,25 +252,23 @@ def resolve(bundle: Bundle, catalog: Catalog, target: Target, *, max_rounds: int
         raise ConfigError(f"The bundle {bundle.name} targets MediaWiki {', '.join(bundle.core_lines)}, not {target.line} (--core {target.core}).",
                           hint=f"Pass --core with a version of {' or '.join(bundle.core_lines)}, or add {target.line} to core.lines.")
     check_names(bundle, catalog)
-    provider = BundleProvider(bundle, catalog, target)
-    resolver: resolvelib.Resolver[Requirement, Candidate, str] = resolvelib.Resolver(provider, resolvelib.BaseReporter())
-    roots = [Requirement(name=c.name, component=c) for c in bundle.components]
-    try:
-        result = resolver.resolve(roots, max_rounds=max_rounds)
-    except ResolutionImpossible as exc:
+    rules = BundleRules(bundle, catalog, target)
+    problem = build_problem(rules)
+    answer = problem.solver.solve()
+    if not answer.satisfiable:
+        causes = [problem.requirement(t) for t in answer.core]
         raise ResolutionError(f"Cannot resolve bundle {bundle.name} for MediaWiki {target.core}"
                               + (f" and PHP {', '.join(target.php)}" if target.php else "") + ":",
-                              details=explain(exc.causes, provider),
-                              hint="Change the bundle (drop or re-pin the extension), or target another core version.") from None
-    except ResolutionTooDeep:
-        raise ResolutionError(f"Resolving bundle {bundle.name} took more than {max_rounds} rounds without an answer.",
-                              hint="Pin refs of the largest extensions in the bundle to narrow the search.") from None
+                              details=explain(causes, rules) + also_unfit(causes, problem, rules),
+                              hint="Change the bundle (drop or re-pin the extension), or target another core version.")
 
-    chosen: dict[str, Candidate] = dict(result.mapping)
-    required_by: dict[str, list[str]] = {}
-    for name in chosen:
-        parents = [p for p in result.graph.iter_parents(name)]
-        required_by[name] = sorted(ROOT if p is None else p for p in parents)
+    chosen: dict[str, Candidate] = {problem.names[problem.solver.pkg[v]]: problem.cands[v] for v in answer.chosen}
+    required_by: dict[str, list[str]] = {name: [ROOT] if name in rules.by_name else [] for name in chosen}
+    for parent in chosen.values():
+        for dep, _ in dependencies(parent):
+            if dep in chosen and parent.name not in required_by[dep]:
+                required_by[dep].append(parent.name)
+    required_by = {name: sorted(parents) for name, parents in required_by.items()}
     if not bundle.allow_cycles:
         cycle = find_cycle(chosen)
         if cycle:
@@ -257,32 +306,45 @@ def find_cycle(chosen: Mapping[str, Candidate]) -> list[str] | None:
     return None
 
 
-def explain(causes: Iterable[RequirementInformation[Requirement, Candidate]], provider: BundleProvider) -> list[str]:
-    """Sentences from resolvelib's structured causes."""
-    target = provider.target
+def explain(causes: Iterable[Requirement], rules: BundleRules) -> list[str]:
+    """Sentences from the requirements an impossible bundle's conflict rests on, one per extension where no
+    fitting ref meets them all (an extension whose own requirements are met is a link in the chain: its
+    requirement on the next one is named in that one's sentence)."""
+    target = rules.target
     by_name: dict[str, list[Requirement]] = {}
     for cause in causes:
-        by_name.setdefault(cause.requirement.name, []).append(cause.requirement)
-    lines: list[str] = []
+        by_name.setdefault(cause.name, []).append(cause)
     for name, reqs in by_name.items():
-        comp = provider.by_name.get(name)
-        options = provider.catalog.candidates(name)
+        # The bundle's own entry narrows the refs before the solver sees them: name it beside the others.
+        comp = rules.by_name.get(name)
+        if comp is not None and all(r.parent is not None for r in reqs):
+            reqs.insert(0, Requirement(name=name, component=comp))
+        reqs[1:] = sorted(reqs[1:], key=lambda r: (r.parent is not None, r.parent.name if r.parent else "",
+                                                     preference_key(r.parent, target.line) if r.parent else ()))
+    lines: list[str] = []
+    links: list[str] = []
+    for name, reqs in by_name.items():
+        comp = rules.by_name.get(name)
+        options = rules.catalog.candidates(name)
         parents = [r for r in reqs if r.parent is not None]
         if comp is None and parents:
-            # resolvelib tried every ref of the parent; name the one the bundle would have picked.
             parent_refs = sorted({id(p.parent): p.parent for p in parents if p.parent}.values(),
                                  key=lambda c: preference_key(c, target.line))
             who = parent_refs[0].label
             if len(parent_refs) > 1:
                 who += f" (and {len(parent_refs) - 1} other ref{'s' if len(parent_refs) > 2 else ''} of {parent_refs[0].name})"
-            if provider.bundle.dependencies == "explicit":
+            if rules.bundle.dependencies == "explicit":
                 lines.append(f"{who} requires {name}, which the bundle does not include.")
                 continue
             if not options:
                 lines.append(f"{who} requires {name}, which neither the bundle nor any catalog source provides.")
                 continue
-        allowed = [c for c in options if all(provider.allowed(r, c) for r in reqs)]
+        allowed = [c for c in options if all(rules.allowed(r, c) for r in reqs)]
+        at_once = f"No ref of {name} satisfies every requirement at once: " + "; ".join(r.describe() for r in reqs) + "."
         if allowed:
+            if any(rules.fits(c) for c in allowed):
+                links.append(at_once)
+                continue
             best = sorted(allowed, key=lambda c: preference_key(c, target.line))[0]
             why = platform_reasons(best, core=target.core, php=target.php)
             if why:
@@ -291,14 +353,27 @@ def explain(causes: Iterable[RequirementInformation[Requirement, Candidate]], pr
             elif not best.has_manifest:
                 lines.append(f"{best.label} has no extension.json/skin.json, so it cannot be loaded with wfLoadExtension.")
             else:
-                lines.append(f"No ref of {name} satisfies every requirement at once: " + "; ".join(r.describe() for r in reqs) + ".")
+                links.append(at_once)
             continue
         if len(reqs) > 1 or parents:
-            lines.append(f"No ref of {name} satisfies every requirement at once: " + "; ".join(r.describe() for r in reqs) + ".")
+            lines.append(at_once)
         elif comp is not None:
             lines.append(f"No ref of {name} matches the bundle's entry ({describe_component(comp)}); "
                          f"the catalog has {len(options)} ref(s): {', '.join(sorted({c.ref or '?' for c in options})[:8])}.")
-    return lines
+    return lines or links
+
+
+def also_unfit(causes: list[Requirement], problem: Problem, rules: BundleRules) -> list[str]:
+    """When one bundle entry has no fitting ref at all, say how many others share its fate (the
+    explanation names only the first)."""
+    if len(causes) != 1 or causes[0].parent is not None or problem.domains[causes[0].name]:
+        return []
+    others = [c.name for c in rules.bundle.components if not problem.domains[c.name] and c.name != causes[0].name]
+    if not others:
+        return []
+    shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+    return [f"{len(others)} other entr{'ies' if len(others) > 1 else 'y'} of the bundle ha{'ve' if len(others) > 1 else 's'} "
+            f"no fitting ref either: {shown}."]
 
 
 def describe_component(comp: Component) -> str:

@@ -1,0 +1,1 @@
+"""The resolver's search engine (``cdcl``); the bundle-facing front is ``mwrelease.resolver``."""
