@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
     "seal": ("mwrelease.cli.seal", "seal", "Seal verdicts from test results: JSON statement, HTML matrix, badges."),
+    "results": ("mwrelease.cli.results", "results", "Merge the results of cells run by separate CI jobs."),
+    "ci": ("mwrelease.cli.ci", "ci", "Compatibility CI for an extension checkout; write fan-out CI workflows."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
