@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import catalog_option
 from mwrelease.output import Result
 
 
@@ -78,3 +79,79 @@ def gitlab_cells(plan_file: Path, output: Path, install: str) -> Result:
     output.write_text(gitlab_child_pipeline(plan, opts))
     return Result(data={"path": str(output), "jobs": len(plan["matrix"])},
                   text=f"wrote {output} ({len(plan['matrix'])} cell job(s))")
+
+
+@ci.command("run", hidden=True)
+@click.argument("path", default=".", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--line", "lines", multiple=True, metavar="LINE",
+              help="MediaWiki lines to test (default: every line with an image that requires.MediaWiki admits).")
+@click.option("--with", "withs", multiple=True, metavar="NAME=SOURCE",
+              help="Add or pin a component: bundled, catalog, @REF, a git URL or a directory. Repeatable.")
+@click.option("--db", "dbs", multiple=True, metavar="DB", help="sqlite, mariadb, postgres (default: .mwrelease.yaml "
+                                                                 "databases, else sqlite).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 32), help="Cells run at once.")
+@click.option("--out", "out_dir", default=".mwrelease-ci", show_default=True, type=click.Path(path_type=Path),
+              help="Where results.json, junit.xml, summary.md, badge.svg (and GitLab's code-quality report) go.")
+@click.option("--plan-only", is_flag=True, help="Print the lines and cells and exit.")
+@catalog_option
+@json_option
+@reporting("ci")
+def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[str, ...], jobs: int,
+        out_dir: Path, plan_only: bool, catalogs: tuple[str, ...]) -> Result:
+    """Test the extension or skin checkout at PATH (default: here), working tree as it is, on every
+    MediaWiki line it admits, each in isolated cells. Exit code 7 when a cell fails, as `mwrelease test`."""
+    import os
+
+    from mwrelease import __version__
+    from mwrelease.ci import report
+    from mwrelease.ci.extension import choose_lines, load_config, parse_with, plan_ci, read_checkout
+    from mwrelease.cli.options import open_catalog, split_csv
+    from mwrelease.errors import ChecksFailed
+    from mwrelease.runner.results import junit_xml, merge
+
+    checkout = read_checkout(path)
+    config = load_config(checkout.path)
+    chosen, not_tested = choose_lines(checkout, config, split_csv(lines))
+    sessions = plan_ci(checkout, config, catalog=open_catalog(catalogs), lines=chosen, withs=parse_with(withs),
+                       dbs=split_csv(dbs)) if chosen else []
+    cells = [c for s in sessions for c in s.cells]
+    if plan_only:
+        return Result(data={"name": checkout.name, "lines": chosen, "not_tested": not_tested,
+                            "cells": [c.to_json() for c in cells],
+                            "locks": [s.lock.to_json() for s in sessions]},
+                      text="\n".join([f"{c.id:<56} {c.status}" for c in cells]
+                                     + [f"MediaWiki {k}: not tested ({v})" for k, v in not_tested.items()]))
+
+    from mwrelease.runner.cell import CellOptions
+    from mwrelease.runner.engine import Engine
+    from mwrelease.runner.session import run_session
+    from mwrelease.runner.snapshots import default_snapshot_dir
+
+    engine = Engine.connect()
+    options = CellOptions(snapshot_dir=default_snapshot_dir())
+    outcomes = [run_session(s, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
+                            on_cell=lambda r: click.echo(f"{r.status:<20} {r.id}  ({r.duration:.0f} s)", err=True))
+                for s in sessions if s.cells]
+    res = merge(o.results for o in outcomes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res.dump(out_dir / "results.json")
+    (out_dir / "junit.xml").write_text(junit_xml(res))
+    summary = report.markdown(res, checkout.name, not_tested)
+    (out_dir / "summary.md").write_text(summary)
+    (out_dir / "badge.svg").write_text(report.badge(res.cells))
+    notes = report.annotate(res, checkout.name, kind=checkout.kind, manifest=checkout.manifest)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+            fh.write(summary)
+    if os.environ.get("GITHUB_ACTIONS"):
+        for n in notes:
+            click.echo(n.github())
+    if os.environ.get("GITLAB_CI"):
+        (out_dir / "gl-code-quality-report.json").write_text(report.codequality(notes))
+    text = "\n".join([f"{c.status:<20} {c.id}" + "".join(f"\n    {k.name}: {k.message[:160]}"
+                                                        for k in c.failed_required[:6]) for c in res.cells]
+                     + [f"MediaWiki {k}: not tested ({v})" for k, v in not_tested.items()]
+                     + [f"{checkout.name}: {report.overall(res.cells)}; results in {out_dir}"])
+    return Result(data={"name": checkout.name, "lines": chosen, "not_tested": not_tested, "results": res.to_json(),
+                        "annotations": [n.__dict__ for n in notes]},
+                  text=text, exit_code=ChecksFailed.exit_code if res.failed else 0)
