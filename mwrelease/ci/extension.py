@@ -61,6 +61,11 @@ def read_checkout(path: Path) -> Checkout:
                                ref_type="tree", origin=f"tree:{path}")
     if cand is None:  # pragma: no cover - the manifest exists
         raise ConfigError(f"{path / manifest} cannot be read.")
+    # The manifest's name, not the checkout directory's (a clone is often "mediawiki-extensions-Echo").
+    if cand.display_name and cand.display_name != cand.name:
+        from dataclasses import replace
+
+        cand = replace(cand, name=cand.display_name)
     return Checkout(path=path, name=cand.name, kind=cand.kind, manifest=manifest, candidate=cand)
 
 

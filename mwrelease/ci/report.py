@@ -109,13 +109,13 @@ def overall(cells: Sequence[CellResult]) -> str:
     return f"failed on {len(bad)} of {len(ran)} cells" if bad else f"passed on {len(ran)} cells"
 
 
-def badge(cells: Sequence[CellResult]) -> str:
+def badge(cells: Sequence[CellResult], *, needs_composer: bool = False) -> str:
     from mwrelease.report.badges import badge_svg
 
     ran = [c for c in cells if not c.skipped]
     lines = sorted({c.core_line for c in ran if c.status == "passed"}, key=lambda s: tuple(map(int, s.split("."))))
     if not ran:
-        return badge_svg("MediaWiki", "untested")
+        return badge_svg("MediaWiki", "needs-composer" if needs_composer else "untested")
     if any(c.status in ("failed", "error") for c in ran):
         return badge_svg("MediaWiki", "failing", "#e05d44")
     return badge_svg("MediaWiki", " | ".join(lines), "#4c1")

@@ -112,12 +112,24 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
     checkout = read_checkout(path)
     config = load_config(checkout.path)
     chosen, not_tested = choose_lines(checkout, config, split_csv(lines))
+    # Libraries Packagist would have to supply: such a line is "needs-composer", neither passed nor failed.
+    from mwrelease.ci.composer import core_packages, core_tree_for, missing_libraries
+
+    needs_composer: dict[str, list[str]] = {}
+    for line in list(chosen):
+        tree = core_tree_for(line, catalogs)
+        missing = missing_libraries(checkout.path, core_packages(tree) if tree else None)
+        if missing:
+            needs_composer[line] = missing
+            chosen.remove(line)
+            not_tested[line] = (f"needs-composer: {', '.join(missing)} (not in core's vendor/ nor the checkout's; "
+                                "Packagist cannot be reached here)")
     sessions = plan_ci(checkout, config, catalog=open_catalog(catalogs), lines=chosen, withs=parse_with(withs),
                        dbs=split_csv(dbs)) if chosen else []
     cells = [c for s in sessions for c in s.cells]
     if plan_only:
         return Result(data={"name": checkout.name, "lines": chosen, "not_tested": not_tested,
-                            "cells": [c.to_json() for c in cells],
+                            "needs_composer": needs_composer, "cells": [c.to_json() for c in cells],
                             "locks": [s.lock.to_json() for s in sessions]},
                       text="\n".join([f"{c.id:<56} {c.status}" for c in cells]
                                      + [f"MediaWiki {k}: not tested ({v})" for k, v in not_tested.items()]))
@@ -138,7 +150,7 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
     (out_dir / "junit.xml").write_text(junit_xml(res))
     summary = report.markdown(res, checkout.name, not_tested)
     (out_dir / "summary.md").write_text(summary)
-    (out_dir / "badge.svg").write_text(report.badge(res.cells))
+    (out_dir / "badge.svg").write_text(report.badge(res.cells, needs_composer=bool(needs_composer)))
     notes = report.annotate(res, checkout.name, kind=checkout.kind, manifest=checkout.manifest)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
@@ -152,6 +164,7 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
                                                         for k in c.failed_required[:6]) for c in res.cells]
                      + [f"MediaWiki {k}: not tested ({v})" for k, v in not_tested.items()]
                      + [f"{checkout.name}: {report.overall(res.cells)}; results in {out_dir}"])
-    return Result(data={"name": checkout.name, "lines": chosen, "not_tested": not_tested, "results": res.to_json(),
+    return Result(data={"name": checkout.name, "lines": chosen, "not_tested": not_tested,
+                        "needs_composer": needs_composer, "results": res.to_json(),
                         "annotations": [n.__dict__ for n in notes]},
                   text=text, exit_code=ChecksFailed.exit_code if res.failed else 0)
