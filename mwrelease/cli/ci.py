@@ -156,8 +156,11 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
             fh.write(summary)
     if os.environ.get("GITHUB_ACTIONS"):
+        # Workflow commands on stdout; with --json stdout is the document, so they go to stderr, which
+        # the runner reads for commands too.
+        as_json = bool(click.get_current_context().params.get("as_json"))
         for n in notes:
-            click.echo(n.github())
+            click.echo(n.github(), err=as_json)
     if os.environ.get("GITLAB_CI"):
         (out_dir / "gl-code-quality-report.json").write_text(report.codequality(notes))
     text = "\n".join([f"{c.status:<20} {c.id}" + "".join(f"\n    {k.name}: {k.message[:160]}"
