@@ -13,6 +13,7 @@ checkout's own.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -61,11 +62,13 @@ def read_checkout(path: Path) -> Checkout:
                                ref_type="tree", origin=f"tree:{path}")
     if cand is None:  # pragma: no cover - the manifest exists
         raise ConfigError(f"{path / manifest} cannot be read.")
-    # The manifest's name, not the checkout directory's (a clone is often "mediawiki-extensions-Echo").
-    if cand.display_name and cand.display_name != cand.name:
+    # The manifest's name, not the checkout directory's (a clone is often "mediawiki-extensions-Echo");
+    # without spaces, as the directory MediaWiki loads it from is named ("Clean Changes": CleanChanges).
+    load_name = re.sub(r"\s+", "", cand.display_name or "")
+    if load_name and load_name != cand.name and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", load_name):
         from dataclasses import replace
 
-        cand = replace(cand, name=cand.display_name)
+        cand = replace(cand, name=load_name)
     return Checkout(path=path, name=cand.name, kind=cand.kind, manifest=manifest, candidate=cand)
 
 

@@ -31,6 +31,8 @@ def ext(tmp: Path, name: str = "Demo", requires: dict[str, object] | None = None
 def test_checkout_named_by_its_manifest_not_its_directory(tmp_path: Path) -> None:
     c = read_checkout(ext(tmp_path, "Demo", directory="mediawiki-extensions-Demo"))
     assert c.name == "Demo" and c.kind == "extension" and c.manifest == "extension.json"
+    # "Clean Changes" is loaded from extensions/CleanChanges
+    assert read_checkout(ext(tmp_path, "Clean Changes", directory="cc")).name == "CleanChanges"
     with pytest.raises(ConfigError, match="neither extension.json nor skin.json"):
         read_checkout(tmp_path)
 
