@@ -1,7 +1,8 @@
 """`mwrelease ci` on the real extension trees (ci/extension-trees.sh first): a checkout of each
 extension's REL1_39 and REL1_43 branch, tested on its own line; one JSON line per (extension, line).
 
-    python benchmarks/ci-real-extensions.py OUT_DIR [NAME ...]
+    python benchmarks/ci-real-extensions.py OUT_DIR [NAME ...] > rows.jsonl
+    python benchmarks/ci-real-extensions.py --table rows.jsonl      # the README table
 """
 
 from __future__ import annotations
@@ -50,9 +51,48 @@ def main() -> None:
                    "failed": {c["id"]: [(k["name"], k["message"][:200], k["blame"]) for k in c["checks"]
                                         if k["required"] and k["status"] in ("failed", "error")][:5] for c in cells},
                    "warm": [c.get("warm") for c in cells], "durations": [c.get("duration") for c in cells],
-                   "errors": [e.get("message", "")[:400] for e in env.get("errors", [])]}
+                   "errors": [(e.get("message", "") + " " + " ".join(e.get("details") or []))[:400]
+                              for e in env.get("errors", [])]}
             print(json.dumps(row), flush=True)
 
 
+
+
+def table(jsonl: Path) -> str:
+    """The README table from the JSON lines (the last row per extension and line wins)."""
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for text in jsonl.read_text().splitlines():
+        r = json.loads(text)
+        rows[(str(r["name"]), str(r["line"]))] = r
+    names = sorted({n for n, _ in rows}, key=str.lower)
+    out = ["| extension | 1.39 | 1.43 |", "|---|---|---|"]
+    for n in names:
+        cols = []
+        for line in ("1.39", "1.43"):
+            r = rows.get((n, line), {"status": "not run"})
+            cols.append(_outcome(r))
+        out.append(f"| {n} | {cols[0]} | {cols[1]} |")
+    return "\n".join(out)
+
+
+def _outcome(r: dict[str, object]) -> str:
+    if r.get("status") == "no-tree":
+        return "no tree (no REL branch archived)"
+    if r.get("needs_composer"):
+        return "**needs-composer**: " + ", ".join(r["needs_composer"])  # type: ignore[arg-type]
+    if r.get("exit_code") == 5:
+        return "unresolvable: " + "; ".join(r.get("errors") or [])  # type: ignore[arg-type]
+    cells = r.get("cells") or {}
+    if not cells:
+        return f"not run ({'; '.join(r.get('errors') or []) or r.get('status', '')})"  # type: ignore[arg-type]
+    status = "/".join(sorted(set(cells.values())))  # type: ignore[union-attr]
+    failed = [f"{n}" for fs in (r.get("failed") or {}).values() for n, *_ in fs]  # type: ignore[union-attr]
+    secs = ", ".join(f"{d:.0f} s" for d in r.get("durations") or [])  # type: ignore[union-attr]
+    return f"{status} ({secs})" + (f": {', '.join(failed)}" if failed else "")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--table"]:
+        print(table(Path(sys.argv[2])))
+    else:
+        main()
