@@ -128,11 +128,15 @@ def parse_bundle(text: str, *, origin: Path) -> Bundle:
     return _build(data, origin)
 
 
-def validate(data: Any, node: yaml.Node | None, origin: Path) -> list[str]:
-    """Every schema violation, as 'file:line: key: what is wrong', in file order."""
+def validate(data: Any, node: yaml.Node | None, origin: Path, schema: dict[str, Any] | None = None) -> list[str]:
+    """Every schema violation, as 'file:line: key: what is wrong', in file order. ``schema``: another
+    schema than the bundle's (which it may ``$ref`` by its ``$id``)."""
     import jsonschema
+    from referencing import Registry, Resource
 
-    validator = jsonschema.Draft202012Validator(bundle_schema())
+    bundle = bundle_schema()
+    registry: Registry[Any] = Registry().with_resource(bundle["$id"], Resource.from_contents(bundle))
+    validator = jsonschema.Draft202012Validator(schema or bundle, registry=registry)
     found: list[tuple[int, str]] = []
     for err in validator.iter_errors(data):
         # For oneOf/anyOf, the best sub-error says more than "is not valid under any of the given schemas".

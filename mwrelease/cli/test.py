@@ -23,7 +23,12 @@ from mwrelease.output import Result
 @click.option("--keep", is_flag=True, help="Keep the containers after the run (for debugging).")
 @click.option("--no-snapshots", is_flag=True, help="Run install.php in every cell instead of reusing an installed wiki.")
 @click.option("--update-timeout", default=600.0, show_default=True, metavar="SECONDS", help="Limit for update.php.")
-@click.option("--plan-only", is_flag=True, help="Print the planned cells and exit without running anything.")
+@click.option("--plan-only", is_flag=True,
+              help="Print the planned cells and exit without running anything (with --json: the plan's digest "
+                   "and the runnable cells as a CI matrix).")
+@click.option("--cell", "only_cells", multiple=True, metavar="ID",
+              help="Run only this cell of the plan (repeatable; an id or slug from --plan-only): one CI job per "
+                   "cell, put back together with `mwrelease results merge`.")
 @click.option("--isolate", is_flag=True,
               help="One cell per component (with what it requires) instead of one for the whole lock, so a broken "
                    "component cannot hide how the others behave.")
@@ -32,7 +37,8 @@ from mwrelease.output import Result
 @reporting("test")
 def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[str, ...], jobs: int,
          results_path: Path | None, junit_path: Path | None, keep: bool, no_snapshots: bool,
-         update_timeout: float, plan_only: bool, isolate: bool, catalogs: tuple[str, ...]) -> Result:
+         update_timeout: float, plan_only: bool, only_cells: tuple[str, ...], isolate: bool,
+         catalogs: tuple[str, ...]) -> Result:
     """Test BUNDLE_OR_LOCK on real MediaWiki in containers: one cell per core line x PHP x database.
 
     Each cell installs MediaWiki, puts every extension and skin in place at its locked ref, runs
@@ -51,9 +57,17 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
 
     session = plan_session(target, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs), isolate=isolate,
                            catalog_for=lambda spec: open_bundle_catalog(spec, catalogs))
+    from dataclasses import replace
+
+    from mwrelease.runner.fanout import fanout_plan, select, stamp
+
+    # Every run is stamped with its plan, so a full run's results and the shards of a fanned-out
+    # one can be compared and merged.
+    shard = select(session.cells, only_cells or [c.id for c in session.cells])
+    session = replace(session, cells=shard.cells)
     cells = session.cells
     if plan_only:
-        return Result(data={"cells": [c.to_json() for c in cells]}, text="\n".join(
+        return Result(data=fanout_plan(cells), text="\n".join(
             f"{c.id:<48} {c.status}" + "".join(f"\n    {r.message}" for r in c.reasons) for c in cells))
     # (--plan-only lists every reason; the run's summary shows the first three.)
 
@@ -73,7 +87,7 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
         outcome = run_session(session, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
                               on_prepare=lambda n: click.echo(f"preparing images for {n} cell(s)...", err=True),
                               on_cell=on_cell)
-    res = outcome.results
+    res = stamp(outcome.results, shard)
     results = outcome.cells
     if results_path:
         res.dump(results_path)

@@ -156,15 +156,23 @@ class Results:
     started: str = ""
     finished: str = ""
     generated_by: str = ""
+    # A fanned-out run (``--cell``): the sha256 of the whole plan and every cell id it has, so that
+    # ``mwrelease results merge`` can refuse shards of different plans and name missing cells.
+    plan_sha256: str = ""
+    planned: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
         return any(c.status in ("failed", "error") for c in self.cells)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": RESULTS_FORMAT, "generated_by": self.generated_by, "started": self.started,
-                "finished": self.finished, "locks": [dict(lk) for lk in self.locks],
-                "cells": [c.to_json() for c in self.cells]}
+        out: dict[str, Any] = {
+            "format": RESULTS_FORMAT, "generated_by": self.generated_by, "started": self.started,
+            "finished": self.finished, "locks": [dict(lk) for lk in self.locks],
+            "cells": [c.to_json() for c in self.cells]}
+        if self.plan_sha256:
+            out["plan"] = {"sha256": self.plan_sha256, "cells": list(self.planned)}
+        return out
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.to_json())).hexdigest()
@@ -180,7 +188,9 @@ class Results:
         try:
             return cls(cells=tuple(CellResult.from_json(c) for c in data["cells"]),
                        locks=tuple(data.get("locks", ())), started=data.get("started", ""),
-                       finished=data.get("finished", ""), generated_by=data.get("generated_by", ""))
+                       finished=data.get("finished", ""), generated_by=data.get("generated_by", ""),
+                       plan_sha256=str((data.get("plan") or {}).get("sha256", "")),
+                       planned=tuple((data.get("plan") or {}).get("cells", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{origin} is a damaged results file: missing or wrong field {exc}.") from None
 

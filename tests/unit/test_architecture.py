@@ -202,6 +202,9 @@ FORBIDDEN: list[tuple[str, str, str]] = [
     ("mwrelease.report", "mwrelease.runner.engine", "reports render results, they do not run anything"),
     ("mwrelease.report", "mwrelease.runner.cell", "reports render results, they do not run anything"),
     ("mwrelease.trust", "mwrelease.runner", "keys, seals and approvals do not run containers"),
+    ("mwrelease.ci", "mwrelease.upgrade", "extension CI tests code; it does not upgrade wikis"),
+    ("mwrelease.ci", "mwrelease.release", "extension CI tests code; it does not build releases"),
+    ("mwrelease.runner", "mwrelease.ci", "the runner knows nothing of CI front ends"),
     ("mwrelease.trust", "mwrelease.upgrade", "the admin side uses trust, not the other way round"),
 ]
 CLI_USERS = ("mwrelease.cli", "mwrelease.__main__")  # only these may import mwrelease.cli
