@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import ConfigError
-from mwrelease.runner.plan import Cell, canonical_json
+from mwrelease.jsonfile import canonical_json
+from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import Results
 
 
