@@ -137,14 +137,16 @@ class SignedChannel:
         return self.targets.to_bytes()
 
     def publish(self, approvers: tuple[str, ...] = ("alice", "bob"), *, timestamp_expires: dt.datetime | None = None,
-                targets_bytes: bytes | None = None) -> None:
+                pasted: dict[str, Any] | None = None) -> None:
         """The next targets version signed by ``approvers``, then snapshot and timestamp (written last)."""
         if self._published:
             self.targets.signed.version += 1
             self.snapshot.signed.version += 1
             self.timestamp.signed.version += 1
         self._published = True
-        data = targets_bytes if targets_bytes is not None else self.sign_targets(*approvers)
+        self.sign_targets(*approvers)
+        self.targets.signatures.update(pasted or {})  # signatures made over other bytes, copied in
+        data = self.targets.to_bytes()
         (self.dir / "metadata" / f"{self.targets.signed.version}.targets.json").write_bytes(data)
         self.snapshot.signed.meta["targets.json"] = MetaFile(version=self.targets.signed.version)
         self.write_snapshot()

@@ -603,8 +603,7 @@ class TrustedChannel:
             return TrustError(f"{loc}: the channel's snapshot names {m.group(1)} metadata version {m.group(2)}, older "
                               f"than version {m.group(3)} this computer already verified: a rollback attack (an older "
                               "release list) or a stale mirror, so it is refused.", hint=NOT_CHANGED)
-        m = re.search(r"Expected (\w+) v?(\d+)(?: instead)?, got v?(?:ersion )?(\d+)", msg) or \
-            re.search(r"Expected (\w+) version (\d+) instead got version (\d+)", msg)
+        m = re.search(r"Expected (\w+) (?:version |v)(\d+)(?:,| instead) got (?:version |v)?(\d+)", msg)
         if m:
             parent = {"snapshot": "timestamp", "root": "chain of root versions"}.get(m.group(1), "snapshot")
             return TrustError(f"{loc}: the channel's {parent} names {m.group(1)} version {m.group(2)}, but the channel "
@@ -638,8 +637,22 @@ class TrustedChannel:
         foreign = [k for k in md.signatures if k not in role.keyids]
         if not foreign:
             return ""
-        names = [member_name(root, k) for k in foreign]
+        names = [self._any_member_name(k) for k in foreign]
         return f" (signatures by {', '.join(names)}, not current SIG members, do not count)"
+
+    def _any_member_name(self, keyid: str) -> str:
+        """A key's name from the newest root that still lists it (a removed member is gone from the current one)."""
+        assert self.anchor is not None
+        history = sorted(self.anchor.metadata_dir.glob("root_history/*.root.json"),
+                         key=lambda p: int(p.name.split(".")[0]), reverse=True)
+        for p in history:
+            try:
+                root: Any = Metadata.from_bytes(p.read_bytes()).signed
+            except Exception:
+                continue
+            if keyid in root.keys:
+                return member_name(root, keyid)
+        return f"key {keyid[:12]}"
 
     def _trusted_root_now(self) -> Any:
         assert self.anchor is not None
