@@ -16,22 +16,72 @@ def channel() -> None:
 
 
 @channel.command("publish")
-@click.argument("artifact", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("what", metavar="PROPOSAL|ARTIFACT", type=click.Path(exists=True, path_type=Path))
 @click.option("--channel", "channel_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Channel directory (index.json + artifacts); serve it as files or over HTTPS.")
+              help="Channel directory; serve it as files or over HTTP(S).")
+@click.option("--online-key", type=click.Path(path_type=Path), metavar="ONLINE.key",
+              help="The online key that signs snapshot and timestamp (signed channels).")
 @json_option
 @reporting("channel publish")
-def publish(artifact: Path, channel_dir: Path) -> Result:
-    """Copy ARTIFACT (and the manifest beside it) into the channel and list it in index.json.
+def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
+    """Publish an approved PROPOSAL (`release propose`) to a signed channel, or, on an unsigned legacy
+    channel, copy ARTIFACT (and the manifest beside it) in and list it in index.json.
+
+    A proposal is published only with K valid signatures of current SIG members (python-tuf's own check),
+    staged on the channel's current targets version, for this channel. Target files, then N.targets.json,
+    then the snapshot, then timestamp.json (last, atomically): a client never sees a half-published release.
 
     \b
-    Exit codes: 0 published, 3 not a release artifact, 8 checksum or manifest does not verify.
+    Exit codes: 0 published, 3 not a release artifact, stale proposal, another channel, not the online key,
+    8 too few approvals, a bad signature, an expired root, a checksum or manifest that does not verify.
     """
-    from mwrelease.release.channel import publish as do_publish
+    if what.is_dir():
+        from mwrelease.cli.key import load_signer
+        from mwrelease.errors import ConfigError
+        from mwrelease.trust.repo import publish as signed_publish
 
-    entry = do_publish(artifact, channel_dir)
+        if online_key is None:
+            raise ConfigError("Publishing a proposal needs the online key (--online-key ONLINE.key).",
+                              hint="It signs the new snapshot and timestamp.")
+        out = signed_publish(what, channel_dir, load_signer(online_key))
+        rel = out["release"] or {}
+        return Result(data=out, text=f"published {('MediaWiki ' + str(rel['version'])) if rel else 'a renewal'} as "
+                                     f"targets version {out['targets_version']} (snapshot {out['snapshot_version']}, "
+                                     f"timestamp {out['timestamp_version']}), approved by {', '.join(out['approved_by'])}")
+    from mwrelease.release.channel import publish as do_publish
+    from mwrelease.trust.repo import Channel
+
+    if Channel(channel_dir).exists():
+        from mwrelease.errors import ConfigError
+
+        raise ConfigError(f"{channel_dir} is a signed channel: an artifact goes in only through an approved proposal.",
+                          hint=f"Run `mwrelease release propose {what.parent} --channel {channel_dir}`, gather the "
+                               "members' approvals, then `mwrelease channel publish PROPOSAL`.")
+    entry = do_publish(what, channel_dir)
     return Result(data=entry, text=f"published {entry['artifact']['file']} as {entry['version']} on {entry['line']} "
-                                   f"in {channel_dir / 'index.json'}")
+                                   f"in {channel_dir / 'index.json'} (unsigned legacy channel)")
+
+
+@channel.command("refresh")
+@click.option("--channel", "channel_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The signed channel directory.")
+@click.option("--online-key", required=True, type=click.Path(path_type=Path), metavar="ONLINE.key",
+              help="The online key (passphrase from $MWRELEASE_KEY_PASSPHRASE).")
+@json_option
+@reporting("channel refresh")
+def refresh(channel_dir: Path, online_key: Path) -> Result:
+    """Re-sign snapshot and timestamp so clients do not see a frozen channel (run it from cron, daily).
+
+    \b
+    Exit codes: 0 re-signed, 3 not the online key, 8 the root expired, 10 nothing published yet.
+    """
+    from mwrelease.cli.key import load_signer
+    from mwrelease.trust.repo import refresh as do_refresh
+
+    out = do_refresh(channel_dir, load_signer(online_key))
+    return Result(data=out, warnings=list(out["warnings"]),
+                  text=f"snapshot {out['snapshot_version']} and timestamp {out['timestamp_version']} signed "
+                       f"(targets version {out['targets_version']})")
 
 
 @channel.command("show")
@@ -39,8 +89,21 @@ def publish(artifact: Path, channel_dir: Path) -> Result:
 @json_option
 @reporting("channel show")
 def show(location: str) -> Result:
-    """List the releases of the channel at LOCATION (directory, file:// or https:// URL)."""
+    """List the releases of the channel at LOCATION (directory, file:// or https:// URL).
+
+    For a signed channel directory: each release's seal verdict and the members who approved it.
+    """
     from mwrelease.release.channel import ChannelClient
+    from mwrelease.trust.repo import Channel
+
+    if Channel(Path(location)).exists():
+        from mwrelease.trust.repo import show as signed_show
+
+        rows = signed_show(Path(location))
+        text = "\n".join(f"{r['line']:6} {r['version']:10} {str(r['verdict']):12} approved by "
+                         f"{', '.join(r['approved_by']) or '?'} (targets v{r['targets_version']})"
+                         + (f"  override: {r['override_reason']}" if r["override_reason"] else "") for r in rows)
+        return Result(data={"releases": rows}, text=text or "(no releases)")
 
     idx = ChannelClient(location).index()
     lines = [f"{r.line:6} {r.version:10} php {r.php or '?':10} from {','.join(r.upgrades_from)}  "

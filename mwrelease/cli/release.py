@@ -57,3 +57,92 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
              for a in arts]
     lines.append(f"{out_dir / 'SHA256SUMS'} updated")
     return Result(data={"artifacts": [a.to_json() for a in arts]}, text="\n".join(lines))
+
+
+@release.command("propose")
+@click.argument("release_dir", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--channel", "channel_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The signed channel the release is proposed for.")
+@click.option("--version", help="Which release of RELEASE_DIR, when it holds several.")
+@click.option("--seal", "seal_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The signed seal (X.seal.dsse.json from `mwrelease seal --sign`) of the release's lock.")
+@click.option("--seal-key", "seal_keys", multiple=True, type=click.Path(path_type=Path), metavar="PUB",
+              help="Who may have signed the seal (repeatable; default: any current SIG member).")
+@click.option("--lock", "lock_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The lock the release was built from: checked against the seal; repositories for the SBOM.")
+@click.option("--override-seal", "override_reason", metavar="REASON",
+              help="Why this release goes out although its seal is not 'sealed' (signed over by every approver).")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Proposal directory (default CHANNEL/proposals/VERSION-tN).")
+@json_option
+@reporting("release propose")
+def propose(release_dir: Path | None, channel_dir: Path, version: str | None, seal_path: Path | None,
+            seal_keys: tuple[Path, ...], lock_path: Path | None, override_reason: str | None,
+            out_dir: Path | None) -> Result:
+    """Stage the channel's next targets version with a release from RELEASE_DIR (`release build -o` output):
+    the artifact, its manifest, its deltas, a CycloneDX SBOM, the seal envelope and the updated index.json.
+
+    Without RELEASE_DIR the current targets are staged again (a renewal, or re-approval after a membership
+    change). Members then review and approve it; `channel publish` publishes it.
+
+    \b
+    Exit codes: 0 staged, 3 bad release directory, lock or channel, 8 the seal's signature or subject
+    does not match.
+    """
+    from mwrelease.cli.key import load_publics
+    from mwrelease.trust.repo import load_proposal, propose as do_propose
+
+    out = do_propose(channel_dir, release_dir, out_dir=out_dir, version=version, seal=seal_path,
+                     seal_keys=load_publics(seal_keys) or None, lock=lock_path, override_reason=override_reason)
+    p = load_proposal(out)
+    rel = p.release or {}
+    return Result(data={"proposal": str(out), "targets_version": p.targets.signed.version, "release": rel},
+                  text=f"proposal {out}: targets version {p.targets.signed.version}"
+                       + (f", MediaWiki {rel.get('version')} ({rel.get('verdict')})" if rel else " (renewal)")
+                       + f"\n  members review it with `mwrelease release review {out}` and approve it with "
+                         f"`mwrelease release approve {out} --key KEY`")
+
+
+@release.command("review")
+@click.argument("proposal", type=click.Path(exists=True, path_type=Path))
+@json_option
+@reporting("release review")
+def review(proposal: Path) -> Result:
+    """Show what a member is about to approve: components with refs and commits, changes since the line's
+    previous release, the seal verdict per component and the cells it rests on, approvals so far.
+
+    \b
+    Exit codes: 0 shown, 3 not a proposal, 8 a staged file does not match the staged targets.
+    """
+    from mwrelease.trust.review import review as do_review
+
+    data = do_review(proposal)
+    from mwrelease.trust.review import render
+
+    return Result(data=data, text=lambda: render(data))
+
+
+@release.command("approve")
+@click.argument("proposal", type=click.Path(exists=True, path_type=Path))
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path), metavar="MEMBER.key",
+              help="Your private key (passphrase from $MWRELEASE_KEY_PASSPHRASE or a prompt).")
+@click.option("--override-seal", "override_reason", metavar="REASON",
+              help="Approve although the seal is not 'sealed'; REASON is recorded beside your signature.")
+@click.option("--channel", "channel_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Check membership and staleness against this channel (default: the root in the proposal).")
+@json_option
+@reporting("release approve")
+def approve(proposal: Path, key_path: Path, override_reason: str | None, channel_dir: Path | None) -> Result:
+    """Sign PROPOSAL's staged targets: writes signatures/KEYID.json (send it back to the release manager).
+
+    \b
+    Exit codes: 0 signed, 3 not a member, wrong passphrase, public key given, stale proposal,
+    7 the seal is not 'sealed' (pass --override-seal REASON), 8 the proposal was changed.
+    """
+    from mwrelease.cli.key import load_signer
+    from mwrelease.trust.repo import approve as do_approve
+
+    signer = load_signer(key_path)
+    out = do_approve(proposal, signer, override_reason=override_reason, channel_dir=channel_dir)
+    return Result(data={"signature": str(out), "keyid": signer.public_key.keyid},
+                  text=f"approved: {out}" + (f" (seal overridden: {override_reason})" if override_reason else ""))

@@ -16,16 +16,21 @@ from mwrelease.output import Result
               help="Write the canonical seal statement (JSON) here; one file per lock, BUNDLE.seal.json in a directory.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML matrix page here.")
 @click.option("--badges", "badges_dir", type=click.Path(path_type=Path), help="Write SVG badges into this directory.")
+@click.option("--sign", "sign_key", type=click.Path(path_type=Path), metavar="KEY",
+              help="Also write each statement as a DSSE envelope signed with this private key (X.seal.dsse.json).")
 @json_option
 @reporting("seal")
 def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None, html_path: Path | None,
-         badges_dir: Path | None) -> Result:
+         badges_dir: Path | None, sign_key: Path | None) -> Result:
     """Compute the seal verdict from RESULTS files of `mwrelease test` (merged; a later cell id wins).
 
     Per extension and per bundle: sealed, provisional, failed or untested, by the policy in
     `mwrelease.seal` (also written into every statement). The statement is canonical JSON (sorted keys,
     no whitespace) in the in-toto Statement shape, over the lock's sha256 and the results' digests,
-    ready to be signed.
+    ready to be signed (--sign KEY writes it as a DSSE envelope; check it with `mwrelease seal-verify`).
+
+    \b
+    Exit codes: 0 no seal failed, 7 a seal's verdict is FAILED (the files are still written), 3 bad input.
     """
     from mwrelease import __version__
     from mwrelease.lock import Lock
@@ -48,6 +53,11 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
                 p = output / f"{s.bundle}.seal.json"
                 p.write_bytes(s.canonical())
                 written.append(str(p))
+    if sign_key:
+        from mwrelease.cli.key import load_signer
+        from mwrelease.trust.dsse import sign_seals
+
+        written += sign_seals(seals, output, load_signer(sign_key))
     if html_path:
         from mwrelease.report.seal_html import render_seal_page
 
@@ -87,4 +97,7 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
             out.append("wrote " + ", ".join(written[:6]) + (f" and {len(written) - 6} more" if len(written) > 6 else ""))
         return "\n".join(out)
 
-    return Result(data={"seals": [s.statement() for s in seals], "written": written}, text=text)
+    # The seal is a gate: a FAILED verdict fails the command (CI stops before release build).
+    failed = any(s.verdict == "failed" for s in seals)
+    return Result(data={"seals": [s.statement() for s in seals], "written": written}, text=text,
+                  exit_code=7 if failed else 0)

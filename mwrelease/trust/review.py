@@ -1,0 +1,114 @@
+"""`release review`: what a member is about to approve, read from the staged (hash-checked) files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mwrelease.trust.keys import key_name
+from mwrelease.trust.repo import load_proposal, verification
+
+
+def review(path: Path) -> dict[str, Any]:
+    from mwrelease.release.manifest import Manifest
+
+    p = load_proposal(path)  # every staged file is checked against the staged targets here
+    rel = p.release or {}
+    files = p.dir / "files"
+    manifest = None
+    comps: list[dict[str, Any]] = []
+    artifact = rel.get("artifact")
+    if artifact:
+        mname = str(artifact)[: -len(".tar.gz")] + ".manifest.json"
+        if (files / mname).is_file():
+            manifest = Manifest.from_json(json.loads((files / mname).read_text()), origin=mname)
+    seal: dict[str, Any] | None = None
+    seal_files = sorted(files.glob("*.seal.dsse.json")) if files.is_dir() else []
+    if seal_files:
+        from mwrelease.trust.dsse import load_envelope
+
+        seal = json.loads(load_envelope(seal_files[0]).payload)
+    pred = (seal or {}).get("predicate", {})
+    seal_comps = pred.get("components", {}) if isinstance(pred, dict) else {}
+    cells = pred.get("cells", {}) if isinstance(pred, dict) else {}
+    for c in manifest.components if manifest else ():
+        sc = seal_comps.get(c.name) or {}
+        comps.append({"name": c.name, "kind": c.kind, "version": c.version, "ref": c.ref, "commit": c.commit,
+                      "source": c.source, "verdict": sc.get("verdict", "not in the seal" if seal else "unsealed"),
+                      "cells": sc.get("cells", {}), "reasons": sc.get("reasons", [])})
+    res = verification(p.root.signed, p)
+    staged = []
+    for name, tf in sorted(p.targets.signed.targets.items()):
+        if (files / name).is_file():
+            staged.append({"name": name, "length": tf.length, "sha256": tf.hashes.get("sha256")})
+    overrides = []
+    for note in sorted((p.dir / "signatures").glob("*.approval.json")):
+        try:
+            from mwrelease.trust.dsse import load_envelope
+
+            pred_note = json.loads(load_envelope(note).payload).get("predicate", {})
+            if pred_note.get("override_reason"):
+                overrides.append({"member": pred_note.get("member"), "reason": pred_note.get("override_reason")})
+        except Exception:  # a damaged note is shown as missing, the signature itself is what counts
+            continue
+    return {
+        "proposal": str(p.dir), "channel_id": p.doc.get("channel_id"),
+        "base_targets_version": p.doc.get("base_targets_version"), "targets_version": p.targets.signed.version,
+        "expires": p.targets.signed.expires.isoformat(),
+        "release": {k: rel.get(k) for k in ("version", "line", "bundle", "verdict", "override_reason", "lock_sha256",
+                                            "seal_sha256", "seal_signer", "previous", "deltas")} if rel else None,
+        "components": comps, "changes": rel.get("changes", []),
+        "seal": {"verdict": pred.get("verdict"), "reasons": pred.get("reasons", []), "cells": cells,
+                 "policy": (pred.get("policy") or {}).get("name")} if seal else None,
+        "staged_files": staged,
+        "approvals": {"count": len(res.signed), "threshold": res.threshold,
+                      "by": [key_name(k) for k in res.signed.values()], "overrides": overrides},
+    }
+
+
+def render(d: dict[str, Any]) -> str:
+    out = [f"proposal {d['proposal']}: targets version {d['targets_version']} (on {d['base_targets_version']}), "
+           f"expires {d['expires']}"]
+    rel = d.get("release")
+    if rel:
+        out.append(f"MediaWiki {rel['version']} ({rel['line']}, bundle {rel['bundle']}): seal {str(rel['verdict']).upper()}"
+                   + (f" by {rel['seal_signer']}" if rel.get("seal_signer") else "")
+                   + (f"; override: {rel['override_reason']}" if rel.get("override_reason") else ""))
+        out.append(f"  previous release of the line: {rel.get('previous') or '(none: first of its line)'}")
+    else:
+        out.append("no new release: the current targets staged again (renewal / re-approval)")
+    if d["components"]:
+        out.append("components:")
+        for c in d["components"]:
+            cells = ", ".join(f"{cid}={st}" for cid, st in sorted(c["cells"].items())) or "no cells"
+            out.append(f"  {c['kind']:9} {c['name']:<24} {c['version'] or '-':<10} ref {c['ref'] or '-':<10} "
+                       f"commit {(c['commit'] or '-')[:12]:<12} {c['verdict']:<12} [{cells}]")
+            for r in c["reasons"][:3]:
+                out.append(f"              {r}")
+    seal = d.get("seal")
+    if seal and seal["cells"]:
+        out.append("cells the seal rests on:")
+        for cid, cell in sorted(seal["cells"].items()):
+            desc = ", ".join(f"{k} {v}" for k, v in cell.items() if k in ("core_line", "php", "db", "status")) \
+                if isinstance(cell, dict) else str(cell)
+            out.append(f"  {cid}: {desc}")
+    if d["changes"]:
+        out.append("changes since the previous release:")
+        for ch in d["changes"]:
+            if ch["change"] == "updated" and ch["component"] == "core":
+                out.append(f"  core {ch['from']} -> {ch['to']}")
+            elif ch["change"] == "updated":
+                f, t = ch["from"], ch["to"]
+                out.append(f"  {ch['component']}: ref {f['ref']} -> {t['ref']}, commit {(f['commit'] or '-')[:12]} -> "
+                           f"{(t['commit'] or '-')[:12]}, version {f['version']} -> {t['version']}")
+            else:
+                out.append(f"  {ch['component']} {ch['change']}")
+    elif rel and rel.get("previous"):
+        out.append("no component changed since the previous release")
+    out.append("staged files: " + ", ".join(f"{f['name']} ({f['length']} B)" for f in d["staged_files"]))
+    a = d["approvals"]
+    out.append(f"approvals: {a['count']} of {a['threshold']}" + (f" ({', '.join(a['by'])})" if a["by"] else ""))
+    for o in a["overrides"]:
+        out.append(f"  {o['member']} overrode the seal: {o['reason']}")
+    return "\n".join(out)
