@@ -215,3 +215,50 @@ class LoopbackServer:
 def serve(directory: Path) -> Iterator[LoopbackServer]:
     with LoopbackServer(directory) as s:
         yield s
+
+
+# --- real channels, made by the SIG side (mwrelease/trust/repo.py) -------------------------------------------
+
+def named_signer(name: str) -> Any:
+    """A throwaway ed25519 signer whose public key carries its member name, as keys.load_signer gives it."""
+    signer = CryptoSigner.generate_ed25519()
+    signer.public_key.unrecognized_fields[NAME] = name
+    return signer
+
+
+class SigChannel:
+    """A signed channel written by the repository side's own functions: sig init, release propose, members
+    approve, channel publish (with throwaway keys). Attack tests then tamper with what it wrote."""
+
+    def __init__(self, directory: Path, *, members: tuple[str, ...] = ("alice", "bob", "carol"),
+                 threshold: int = 2) -> None:
+        from mwrelease.trust import repo
+
+        self.dir = directory
+        self.chair = named_signer("chair")
+        self.online = named_signer("online")
+        self.members = {n: named_signer(n) for n in members}
+        spec = repo.RootSpec(root_keys=(self.chair.public_key,), root_threshold=1,
+                             members=tuple(s.public_key for s in self.members.values()), threshold=threshold,
+                             online_key=self.online.public_key, expiry=dict(repo.DEFAULT_EXPIRY))
+        repo.init(directory, spec, [self.chair])
+
+    def release(self, artifact: Path, *, approvers: tuple[str, ...] = ("alice", "bob"),
+                proposals: Path | None = None) -> dict[str, Any]:
+        """Propose the release whose full artifact (with its manifest and SHA256SUMS beside it) is ``artifact``,
+        approve it by ``approvers`` and publish it."""
+        from mwrelease.trust import repo
+
+        out = (proposals or self.dir.parent / "proposals") / artifact.name
+        why = "test channel: the release was not sealed"
+        prop = repo.propose(self.dir, artifact, out_dir=out, override_reason=why)
+        for n in approvers:
+            repo.approve(prop, self.members[n], override_reason=why)
+        return repo.publish(prop, self.dir, self.online)
+
+    def root_sha256(self) -> str:
+        return hashlib.sha256((self.dir / "metadata" / "1.root.json").read_bytes()).hexdigest()
+
+    def target_file(self, name: str) -> Path:
+        (hit,) = list((self.dir / "targets").glob(f"*.{name}"))
+        return hit

@@ -31,7 +31,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from tuf.api import exceptions as tx
 from tuf.api.exceptions import DownloadHTTPError
@@ -84,6 +84,65 @@ def is_signed_channel(location: str) -> bool:
     if not base.startswith("file:"):
         return True
     return Path(urllib.parse.unquote(urllib.parse.urlparse(base).path), "metadata", "timestamp.json").is_file()
+
+
+# --- choosing the reader ---------------------------------------------------------------------------
+
+class ChannelReader(Protocol):
+    """What the upgrade side reads from a channel: ``TrustedChannel`` (signed) or ``ChannelClient`` (unsigned)."""
+
+    location: str
+
+    def index(self) -> ChannelIndex: ...
+
+    def manifest(self, name: str, sha256: str) -> Manifest: ...
+
+    def download(self, art: ArtifactRef, dest_dir: Path, *,
+                 progress: Callable[[int], None] | None = None) -> Path: ...
+
+
+UNSIGNED_WARNING = ("WARNING: channel {location} is read WITHOUT signature verification (--allow-unsigned): "
+                    "nobody's approval is checked, and whoever controls the channel, a mirror or the network path "
+                    "decides what code runs on this wiki.")
+
+
+def open_channel(location: str, *, allow_unsigned: bool = False, warn: Callable[[str], None] | None = None,
+                 store: Path | None = None) -> ChannelReader:
+    """The reader for ``location``: a trusted channel always goes through TUF (``--allow-unsigned`` cannot strip
+    a known channel's signatures); an untrusted one is refused unless ``allow_unsigned``, and then read unverified
+    with a loud warning."""
+    anchor = find_anchor(location, store)
+    if anchor is not None:
+        return TrustedChannel(location, anchor=anchor)
+    if not allow_unsigned:
+        err = untrusted_error(location)
+        if not is_signed_channel(location):
+            err = TrustError(f"Channel {location} is not signed (it has no metadata/timestamp.json), so nothing it "
+                             "serves was approved by the SIG; mwrelease refuses it.",
+                             hint="Ask its maintainers for a signed channel. To install from it anyway, unverified, "
+                                  "pass --allow-unsigned. " + NOT_CHANGED)
+        raise err
+    from mwrelease.release.channel import ChannelClient
+
+    if warn is not None:
+        warn(UNSIGNED_WARNING.format(location=location))
+    return ChannelClient(location)
+
+
+def approval_note(reader: ChannelReader, version: str, artifact: str) -> dict[str, Any]:
+    """Who approved ``version`` (for the plan): the SIG members whose signatures over the channel's current signed
+    release list verified, and the seal verdict signed with the artifact."""
+    if not isinstance(reader, TrustedChannel):
+        return {"version": version, "signed": False, "approved_by": [],
+                "text": f"{version}: UNSIGNED channel, nobody's approval was verified (--allow-unsigned)"}
+    a = reader.approvals()
+    fields = reader.release_fields(artifact)
+    verdict = fields.get("verdict") or "unknown"
+    text = f"{version}: {a.render()}; seal verdict {verdict}"
+    if fields.get("override_reason"):
+        text += f" (seal overridden: {fields['override_reason']})"
+    return {"version": version, "signed": True, **a.to_json(), "verdict": verdict,
+            "override_reason": fields.get("override_reason"), "text": text}
 
 
 # --- the fetcher -----------------------------------------------------------------------------------
@@ -683,5 +742,5 @@ def _cause(exc: BaseException) -> str:
     return _short(reason if isinstance(reason, BaseException) else seen)
 
 
-__all__ = ["TrustedChannel", "Approvals", "Anchor", "trust_channel", "find_anchor", "list_anchors", "trust_dir",
+__all__ = ["TrustedChannel", "ChannelReader", "open_channel", "approval_note", "UNSIGNED_WARNING", "Approvals", "Anchor", "trust_channel", "find_anchor", "list_anchors", "trust_dir",
            "channel_base", "is_signed_channel", "untrusted_error", "member_name"]
