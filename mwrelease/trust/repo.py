@@ -22,6 +22,7 @@ against, so members can check membership offline), ``files/`` (new target files)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -30,7 +31,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from mwrelease.errors import ChecksFailed, ConfigError, IntegrityError, NothingToDo
 from mwrelease.trust.keys import NAME_FIELD, key_name, refuse_inside_channel
@@ -146,6 +147,19 @@ class Channel:
 
 # --- writing -------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def channel_lock(channel: Channel) -> Iterator[None]:
+    """One writer at a time: a cron `refresh` racing a `publish` would both write snapshot N+1."""
+    import fcntl
+
+    with open(channel.dir / ".mwrelease.lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -217,6 +231,12 @@ def _sign_root(md: Any, signers: Iterable[Any], previous: Any | None) -> None:
 
 def init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     """Create root version 1 of a new channel. Returns the root Metadata."""
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    with channel_lock(Channel(channel_dir)):
+        return _init(channel_dir, spec, signers)
+
+
+def _init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
 
     channel = Channel(channel_dir)
@@ -286,6 +306,12 @@ def change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tu
     """Write root version N+1 with ``change``, signed by the old and the new root threshold.
 
     Returns (new root Metadata, warnings)."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _change_root(channel_dir, change, signers)
+
+
+def _change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tuple[Any, list[str]]:
     from tuf.api.metadata import Metadata
 
     channel = Channel(channel_dir)
@@ -386,6 +412,12 @@ def _write_snapshot_and_timestamp(channel: Channel, targets_version: int, target
 
 def refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
     """Re-sign snapshot and timestamp (an operator's cron job). Targets are unchanged."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _refresh(channel_dir, online)
+
+
+def _refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
     channel = Channel(channel_dir)
     channel.require()
     _check_online(channel, online)
@@ -579,6 +611,8 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
         shutil.copytree(stage, out / "files", dirs_exist_ok=True)
     (out / "targets.json").write_bytes(_md_bytes(proposal))
     (out / "root.json").write_bytes(_md_bytes(root))
+    if base is not None:
+        (out / "base-targets.json").write_bytes(_md_bytes(base))
     doc = {"format": PROPOSAL_FORMAT, "channel_id": channel.channel_id(), "channel": str(channel.dir.resolve()),
            "base_targets_version": base_version, "targets_version": signed.version,
            "root_version": root.signed.version, "created": now().isoformat(), "release": summary or None}
@@ -655,6 +689,24 @@ def load_proposal(path: Path) -> Proposal:
     return Proposal(dir=path, doc=doc, targets=targets, root=root, bad_signature_files=tuple(bad))
 
 
+def target_changes(p: Proposal) -> dict[str, list[str]]:
+    """Target paths the proposal adds, changes or drops relative to the targets it was staged on."""
+    from tuf.api.metadata import Metadata
+
+    base_path = p.dir / "base-targets.json"
+    before: dict[str, Any] = {}
+    if base_path.is_file():
+        try:
+            base: Any = Metadata.from_bytes(base_path.read_bytes())
+            before = base.signed.targets
+        except Exception:
+            raise ConfigError(f"{base_path} is damaged.", hint="Ask the release manager for the proposal again.") from None
+    after = p.targets.signed.targets
+    return {"added": sorted(n for n in after if n not in before),
+            "changed": sorted(n for n in after if n in before and after[n] != before[n]),
+            "dropped": sorted(n for n in before if n not in after)}
+
+
 def verification(root: Any, proposal: Proposal) -> Any:
     """python-tuf's VerificationResult of the gathered signatures against ``root``'s targets role."""
     return root.get_verification_result("targets", proposal.targets.signed_bytes, proposal.targets.signatures)
@@ -717,6 +769,12 @@ def _check_not_stale(p: Proposal, channel: Channel) -> None:
 
 def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
     """Publish an approved proposal: targets files, N.targets.json, snapshot, then timestamp (last)."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _publish(proposal_dir, channel_dir, online)
+
+
+def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
     from tuf.api.exceptions import UnsignedMetadataError
 
     p = load_proposal(proposal_dir)
@@ -729,6 +787,15 @@ def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any
     if p.targets.signed.is_expired(now()):
         raise ConfigError(f"The staged targets expired on {_day(p.targets.signed.expires)}.",
                           hint="Propose the release again.")
+    current = channel.targets()
+    if current is not None:
+        staged = p.targets.signed.targets
+        moved = [n for n, tf in current.signed.targets.items() if n != INDEX_TARGET and
+                 (n not in staged or staged[n].hashes != tf.hashes or staged[n].length != tf.length)]
+        if moved:
+            raise IntegrityError(f"The proposal changes or drops {len(moved)} file(s) the channel already published; "
+                                 "a published file is never replaced.", details=moved[:10],
+                                 hint="Propose the release again from the channel's current state.")
     result = verification(root, p)
     try:
         # python-tuf's own check, exactly what a client does with this targets metadata.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.trust.keys import key_name
-from mwrelease.trust.repo import load_proposal, verification
+from mwrelease.trust.repo import INDEX_TARGET, load_proposal, target_changes, verification
 
 
 def review(path: Path) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def review(path: Path) -> dict[str, Any]:
         "components": comps, "changes": rel.get("changes", []),
         "seal": {"verdict": pred.get("verdict"), "reasons": pred.get("reasons", []), "cells": cells,
                  "policy": (pred.get("policy") or {}).get("name")} if seal else None,
-        "staged_files": staged,
+        "staged_files": staged, "targets": target_changes(p),
         "approvals": {"count": len(res.signed), "threshold": res.threshold,
                       "by": [key_name(k) for k in res.signed.values()], "overrides": overrides},
     }
@@ -106,6 +106,11 @@ def render(d: dict[str, Any]) -> str:
                 out.append(f"  {ch['component']} {ch['change']}")
     elif rel and rel.get("previous"):
         out.append("no component changed since the previous release")
+    tc = d["targets"]
+    published = [n for n in tc["changed"] + tc["dropped"] if n != INDEX_TARGET]
+    if published:
+        out.append("WARNING: this proposal changes or drops files already published (publish will refuse it): "
+                   + ", ".join(published))
     out.append("staged files: " + ", ".join(f"{f['name']} ({f['length']} B)" for f in d["staged_files"]))
     a = d["approvals"]
     out.append(f"approvals: {a['count']} of {a['threshold']}" + (f" ({', '.join(a['by'])})" if a["by"] else ""))
