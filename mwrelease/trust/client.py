@@ -672,17 +672,18 @@ class TrustedChannel:
                           "versions, so it is refused.", hint=NOT_CHANGED)
 
     def _new_releases(self, md: Any) -> list[str]:
-        old: set[str] = set()
+        old: dict[str, Any] = {}
         try:
             assert self.anchor is not None
             prev: Any = Metadata.from_bytes((self.anchor.metadata_dir / "targets.json").read_bytes())
-            old = set(prev.signed.targets)
+            old = dict(prev.signed.targets)
         except Exception:
             pass
         versions = []
         for path, t in md.signed.targets.items():
             fields = t.custom.get(RELEASE_FIELD) if isinstance(t.custom, dict) else None
-            if path not in old and isinstance(fields, dict) and fields.get("version"):
+            # added or changed since the release list this computer last verified
+            if t != old.get(path) and isinstance(fields, dict) and fields.get("version"):
                 versions.append(str(fields["version"]))
         return sorted(set(versions))
 
