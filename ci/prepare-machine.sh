@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a Debian machine for mwrelease's container tests and upgrade end-to-end tests.
 #
-#   1. apt packages: docker.io debootstrap php-cli php-composer-semver (only the missing ones)
+#   1. apt packages: docker.io debootstrap php-cli php-sqlite3 php-composer-semver, chromium chromium-driver for the
+#      site's browser tests (only the missing ones)
 #   2. a Docker daemon: dockerd --bridge=none --iptables=false (no bridge: test containers run
 #      with --network none, builds with --network host)
 #   3. base images mwrelease/base:SUITE from debootstrap --variant=minbase + docker import
@@ -49,8 +50,11 @@ fi
 
 # --- 1. packages ---------------------------------------------------------------------------
 # debian-archive-keyring and curl: debootstrap checks Debian's signatures (also on a non-Debian host),
-# and the mirror probe below uses curl.
-want_packages=(docker.io debootstrap php-cli php-composer-semver debian-archive-keyring curl)
+# and the mirror probe below uses curl. php-sqlite3: the unit tests' stand-in wiki (tests/fixtures/upgrade/fakemw)
+# runs update.php against SQLite through PDO. chromium, chromium-driver and a font: the compatibility site's
+# browser tests (tests/integration/test_site_browser.py drive Debian's chromium through Selenium).
+want_packages=(docker.io debootstrap php-cli php-sqlite3 php-composer-semver debian-archive-keyring curl
+               chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${want_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

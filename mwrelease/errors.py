@@ -96,6 +96,13 @@ class NothingToDo(MwreleaseError):
     kind = "nothing-to-do"
 
 
+class UpgradeCancelled(MwreleaseError):
+    """The admin answered no when asked to confirm the upgrade plan; nothing was changed."""
+
+    exit_code = 11
+    kind = "cancelled"
+
+
 class Interrupted(MwreleaseError):
     exit_code = 130
     kind = "interrupted"
@@ -113,5 +120,6 @@ EXIT_CODES: dict[int, str] = {
     IntegrityError.exit_code: "integrity error: checksum, signature or unsafe archive",
     UpgradeError.exit_code: "upgrade failed and was rolled back; the wiki is on its old version",
     NothingToDo.exit_code: "nothing to do",
+    UpgradeCancelled.exit_code: "upgrade cancelled at the confirmation prompt; nothing was changed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

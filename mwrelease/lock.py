@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
+from mwrelease.fsutil import write_atomic
 from mwrelease.jsonfile import read_json
 
 LOCK_FORMAT = "mwrelease.lock/1"
@@ -105,7 +106,7 @@ class Lock:
         }
 
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        write_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, origin: str = "lock") -> Lock:

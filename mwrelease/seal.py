@@ -124,6 +124,26 @@ class Seal:
     def canonical(self) -> bytes:
         return canonical_json(self.statement())
 
+    def other_lines(self) -> dict[str, dict[str, list[str]]]:
+        """Cells of other core lines are evidence for the matrix, not for this seal: per line, the components
+        by their worst state there (failed, inconclusive, passed; empty states left out), lines in order."""
+        states: dict[str, dict[str, list[str]]] = {}
+        for c in self.components:
+            for cid, state in c.other_cells.items():
+                if state in ("failed", "passed", "inconclusive"):
+                    line = str(self.cells.get(cid, {}).get("core_line", "?"))
+                    states.setdefault(line, {}).setdefault(c.name, []).append(state)
+        out: dict[str, dict[str, list[str]]] = {}
+        for line, comps in sorted(states.items()):
+            # inconclusive is "no evidence": one cell where it could be judged and passed is enough
+            worst = {n: "failed" if "failed" in st else "passed" if "passed" in st else "inconclusive"
+                     for n, st in comps.items()}
+            for verdict in ("failed", "inconclusive", "passed"):
+                names = sorted(n for n, w in worst.items() if w == verdict)
+                if names:
+                    out.setdefault(line, {})[verdict] = names
+        return out
+
     def counts(self) -> dict[str, int]:
         out = {"sealed": 0, "provisional": 0, "failed": 0, "untested": 0}
         for c in self.components:

@@ -1,16 +1,15 @@
+"""Fixtures for every test. Shared plain helpers (paths, core_tree, run_mwrelease) live in tests/helpers.py."""
+
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SNAPSHOTS = SHARED / "data" / "extension-metadata"
-CORES = REPO / ".cache" / "cores"
+from tests.helpers import SNAPSHOTS, run_mwrelease
 
 
 @pytest.fixture(scope="session")
@@ -20,23 +19,12 @@ def snapshots() -> Path:
     return SNAPSHOTS
 
 
-def core_tree(line: str) -> Path:
-    path = CORES / line
-    if not (path / "includes" / "Defines.php").is_file():
-        pytest.skip(f"core tree {line} missing: run ci/fetch-core-trees.sh")
-    return path
-
-
 @pytest.fixture()
-def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Run the real console entry point in a subprocess; returns CompletedProcess."""
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real console entry point in a subprocess (this interpreter, a private cache dir)."""
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg-cache")}
-        return subprocess.run(["python", "-m", "mwrelease", *args], capture_output=True, text=True, cwd=cwd or REPO, env=env, timeout=300)
+        return run_mwrelease(*args, cwd=cwd, env=env)
 
     return run
-
-
-def git_available() -> bool:
-    return shutil.which("git") is not None

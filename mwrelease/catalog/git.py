@@ -19,9 +19,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mwrelease.catalog import Candidate, Requires
+from mwrelease.catalog.candidate import Candidate, Requires
 from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import SourceError
+from mwrelease.fsutil import write_atomic
 
 REF_PATTERNS = [
     (re.compile(r"^refs/(?:heads|remotes/origin)/(REL\d+_\d+)$"), "branch"),
@@ -112,9 +113,7 @@ class GitSource:
         missing = sorted({c for _, _, c in refs if c not in cache})
         if missing:
             cache.update(self._read_commits(git_dir, missing))
-            tmp = cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache))
-            tmp.replace(cache_file)
+            write_atomic(cache_file, json.dumps(cache))
         fallback_name = re.sub(r"^mediawiki-(extensions|skins)-", "", Path(self.url.rstrip("/")).name.removesuffix(".git"))
         for ref, ref_type, commit in refs:
             meta = cache[commit]

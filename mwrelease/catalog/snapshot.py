@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mwrelease.catalog import Candidate, Requires
+from mwrelease.catalog.candidate import Candidate, Requires
 from mwrelease.errors import ConfigError, SourceError
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 
-from mwrelease.catalog import Candidate, Kind, Requires, read_manifest
+from mwrelease.catalog.candidate import Candidate, Kind, Requires, read_manifest
 from mwrelease.errors import SourceError
+from mwrelease.mwtree import component_dirs, core_version_of
 
 
 def candidate_from_tree(path: Path, *, kind: Kind | None, ref: str | None, ref_type: str, origin: str) -> Candidate | None:
@@ -58,17 +58,6 @@ class TreeSource:
                 yield c
 
 
-def core_version(core: Path) -> str:
-    """MediaWiki's version from a core tree (includes/Defines.php since 1.35: define( 'MW_VERSION', '1.43.5' ))."""
-    for rel in ("includes/Defines.php", "includes/DefaultSettings.php"):
-        f = core / rel
-        if f.is_file():
-            m = re.search(r"""(?:MW_VERSION['"]\s*,|\$wgVersion\s*=)\s*['"]([^'"]+)['"]""", f.read_text(errors="replace"))
-            if m:
-                return m.group(1)
-    raise SourceError(f"{core} does not look like a MediaWiki core tree: no MW_VERSION in includes/Defines.php.")
-
-
 class CoreTreeSource:
     """The extensions and skins a core tree bundles, each at the core's REL branch."""
 
@@ -77,7 +66,7 @@ class CoreTreeSource:
         self.description = f"core:{self.path}"
         if not self.path.is_dir():
             raise SourceError(f"Core tree {self.path} does not exist.")
-        self.version = core_version(self.path)
+        self.version = core_version_of(self.path, error=SourceError)
 
     def candidates(self) -> Iterator[Candidate]:
         from mwrelease.versions import core_line, rel_branch
@@ -85,11 +74,7 @@ class CoreTreeSource:
         ref = rel_branch(core_line(self.version))
         # Debian's package keeps the bundled extensions in extensions-core/ (extensions/ is a symlink
         # into /var/lib/mediawiki for the admin's own); upstream tarballs have them in extensions/.
-        for sub, kind in (("extensions-core", "extension"), ("extensions", "extension"), ("skins", "skin")):
-            d = self.path / sub
-            if not d.is_dir() or sub == "extensions" and (self.path / "extensions-core").is_dir():
-                continue
-            for ext in sorted(p for p in d.iterdir() if p.is_dir()):
-                c = candidate_from_tree(ext, kind=kind, ref=ref, ref_type="bundled", origin=self.description)  # type: ignore[arg-type]
-                if c is not None:
-                    yield c
+        for kind, ext in component_dirs(self.path, debian=True):
+            c = candidate_from_tree(ext, kind=kind, ref=ref, ref_type="bundled", origin=self.description)
+            if c is not None:
+                yield c

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "seal-verify": ("mwrelease.cli.seal_verify", "seal_verify", "Verify a signed seal (DSSE envelope) with a public key."),
     "key": ("mwrelease.cli.key", "key", "Generate and show SIG keys (ed25519, passphrase-encrypted)."),
     "sig": ("mwrelease.cli.sig", "sig", "The SIG of a signed channel: chairs, members, thresholds, online key."),
+    "site": ("mwrelease.cli.site", "site", "Build the static compatibility site: recommended refs, tested states, logs."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts; propose, review and approve them for a signed channel."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish approved releases to a channel; refresh its timestamp; show it."),

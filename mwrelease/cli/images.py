@@ -66,7 +66,7 @@ def build(lines: tuple[str, ...], recipe: str, tarball_url: str | None, sha256: 
         tb = im.Tarball(url=tarball_url, sha256=sha256, version=tarball_version)
         recipes.append(im.tarball_recipe(tb, source=source, data=im.fetch_tarball(tb)))
     else:
-        for line in lines or ("1.39", "1.43"):
+        for line in lines or im.DEFAULT_LINES:
             recipes.append(im.debian_package_recipe(line, source=source))
     for kind in ("mariadb", "postgres") if with_db else dbs:
         recipes.append(im.db_recipe(kind, source=source))  # type: ignore[arg-type]

@@ -78,21 +78,9 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
             for c in s.components:
                 if c.verdict in ("failed", "untested"):
                     out.append(f"  {c.verdict:<11} {c.name}: {'; '.join(c.reasons[:2])[:300]}")
-            # Cells of other core lines are evidence for the matrix, not for this seal: summarise them.
-            other: dict[str, dict[str, list[str]]] = {}
-            for c in s.components:
-                for cid, state in c.other_cells.items():
-                    if state in ("failed", "passed", "inconclusive"):
-                        line = str(s.cells.get(cid, {}).get("core_line", "?"))
-                        other.setdefault(line, {}).setdefault(c.name, []).append(state)
-            for line, comps in sorted(other.items()):
-                # inconclusive is "no evidence": one cell where it could be judged and passed is enough
-                worst = {n: "failed" if "failed" in st else "passed" if "passed" in st else "inconclusive"
-                         for n, st in comps.items()}
-                for verdict in ("failed", "inconclusive", "passed"):
-                    names = sorted(n for n, w in worst.items() if w == verdict)
-                    if names:
-                        out.append(f"  on core {line} (not sealed here): {verdict} {len(names)}: {', '.join(names)}")
+            for line, by_verdict in s.other_lines().items():
+                for verdict, names in by_verdict.items():
+                    out.append(f"  on core {line} (not sealed here): {verdict} {len(names)}: {', '.join(names)}")
         if written:
             out.append("wrote " + ", ".join(written[:6]) + (f" and {len(written) - 6} more" if len(written) > 6 else ""))
         return "\n".join(out)

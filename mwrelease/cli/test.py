@@ -6,7 +6,6 @@ import click
 
 from mwrelease.cli import json_option, reporting
 from mwrelease.cli.options import catalog_option, split_csv
-from mwrelease.lock import Lock
 from mwrelease.output import Result
 
 
@@ -43,28 +42,25 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
     """
     import sys
 
-    from mwrelease.errors import ChecksFailed
-    from mwrelease.runner.plan import plan
+    from mwrelease import __version__
+    from mwrelease.cli.options import open_bundle_catalog
+    from mwrelease.runner.cell import CellOptions
+    from mwrelease.runner.results import CellResult
+    from mwrelease.runner.session import plan_session, run_session
+    from mwrelease.runner.snapshots import default_snapshot_dir
 
-    lock = _load_target(target, split_csv(cores), catalogs)
-    cells = plan(lock, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs) or ["sqlite"], isolate=isolate)
+    session = plan_session(target, cores=split_csv(cores), php=split_csv(php), dbs=split_csv(dbs), isolate=isolate,
+                           catalog_for=lambda spec: open_bundle_catalog(spec, catalogs))
+    cells = session.cells
     if plan_only:
         return Result(data={"cells": [c.to_json() for c in cells]}, text="\n".join(
             f"{c.id:<48} {c.status}" + "".join(f"\n    {r.message}" for r in c.reasons) for c in cells))
     # (--plan-only lists every reason; the run's summary shows the first three.)
 
-    from mwrelease.runner.cell import CellOptions, default_snapshot_dir, prepare_images, run_cells
     from mwrelease.runner.engine import Engine
-    from mwrelease.runner.results import CellResult, Results, junit_xml, lock_summary, now_iso
-
-    from mwrelease import __version__
+    from mwrelease.runner.results import junit_xml
 
     engine = Engine.connect()
-    started = now_iso()
-    runnable = [c for c in cells if c.runnable]
-    if runnable:
-        click.echo(f"preparing images for {len(runnable)} cell(s)...", err=True)
-        prepare_images(cells, engine, on_line=lambda line: None)
     options = CellOptions(keep=keep, update_timeout=update_timeout,
                           snapshot_dir=None if no_snapshots else default_snapshot_dir())
     lines: list[str] = []
@@ -74,14 +70,15 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
             line = f"{r.status:<20} {r.id}  ({r.duration:.0f} s)" + (f"  {bad}" if bad else "")
             lines.append(line)
             bar.update(1)
-        results = run_cells(cells, engine, jobs=jobs, options=options, on_cell=on_cell)
-    res = Results(cells=tuple(results), locks=(lock_summary(cells[0]),), started=started, finished=now_iso(),
-                  generated_by=f"mwrelease {__version__}")
+        outcome = run_session(session, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
+                              on_prepare=lambda n: click.echo(f"preparing images for {n} cell(s)...", err=True),
+                              on_cell=on_cell)
+    res = outcome.results
+    results = outcome.cells
     if results_path:
         res.dump(results_path)
     if junit_path:
         junit_path.write_text(junit_xml(res))
-    failed = [c for c in results if c.status in ("failed", "error")]
 
     def text() -> str:
         out = []
@@ -109,32 +106,11 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
                 out.append(f"    {reason.get('message', '')}")
             if len(r.reasons) > 3:
                 out.append(f"    ... and {len(r.reasons) - 3} more reasons (see --plan-only)")
-        n = {s: sum(1 for r in results if r.status == s) for s in ("passed", "failed", "error")}
-        skipped = sum(1 for r in results if r.skipped)
-        out.append(f"{n['passed']} passed, {n['failed']} failed, {n['error']} error, {skipped} skipped"
+        n = outcome.counts()
+        out.append(f"{n['passed']} passed, {n['failed']} failed, {n['error']} error, {n['skipped']} skipped"
                    + (f"; results in {results_path}" if results_path else "")
                    + (f"; JUnit in {junit_path}" if junit_path else ""))
         return "\n".join(out)
 
-    return Result(data=res.to_json(), text=text, exit_code=ChecksFailed.exit_code if failed else 0)
+    return Result(data=res.to_json(), text=text, exit_code=outcome.exit_code)
 
-
-def _load_target(target: Path, cores: list[str], catalogs: tuple[str, ...]) -> Lock:
-    """A lock file as is; a bundle YAML resolved for the first --core."""
-    from mwrelease.errors import ConfigError
-    from mwrelease.lock import Lock
-
-    if target.suffix in (".yaml", ".yml"):
-        from mwrelease.bundle import load_bundle
-        from mwrelease.cli.options import open_bundle_catalog
-        from mwrelease.resolver import Target, resolve
-        from mwrelease.runner.plan import parse_core
-
-        spec = load_bundle(target)
-        if not cores:
-            raise ConfigError(f"{target} is a bundle: give --core VERSION to resolve it for, or test a lock.",
-                              hint="mwrelease resolve BUNDLE --core VERSION -o NAME.lock")
-        _, version = parse_core(cores[0])
-        catalog = open_bundle_catalog(spec, catalogs)
-        return resolve(spec, catalog, Target(core=version, php=spec.php)).lock
-    return Lock.load(target)

@@ -77,7 +77,8 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     \b
     Exit codes: 0 upgraded (or plan shown); 3 bad option or an incompatible extension (nothing changed);
     4 channel unreachable (nothing changed); 8 artifact does not verify (nothing changed);
-    9 a step failed and the wiki was restored to its old version; 10 nothing to do; 130 interrupted.
+    9 a step failed and the wiki was restored to its old version; 10 nothing to do; 11 cancelled at the
+    confirmation prompt (nothing changed); 130 interrupted.
     """
     from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
     from mwrelease.upgrade.plan import Plan
@@ -122,7 +123,7 @@ def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, 
     \b
     Exit codes: 0 rolled back, 9 the rollback failed (see the message), 10 nothing to roll back.
     """
-    from mwrelease.upgrade.execute import rollback as do_rollback
+    from mwrelease.upgrade.rollback import rollback as do_rollback
 
     out = do_rollback(wiki, state_dir=state_dir, say=_say, php=php, url=url, skip_http=no_http_check,
                       reload_command=reload_command)
@@ -138,7 +139,7 @@ def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, 
 @reporting("status")
 def status(wiki: Path, channel: str | None, php: str, state_dir: Path | None) -> Result:
     """Show the wiki's version, extensions, last upgrades and backups, and newer releases."""
-    from mwrelease.upgrade.execute import status as do_status
+    from mwrelease.upgrade.status import status as do_status
 
     data = do_status(wiki, state_dir=state_dir, channel=channel, php=php)
     return Result(data=data, text=lambda: _render_status(data))

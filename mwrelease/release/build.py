@@ -11,21 +11,20 @@ Output directory after ``build_release`` (and ``build_delta``)::
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from mwrelease import __version__
-from mwrelease.errors import ConfigError, IntegrityError, SourceError
+from mwrelease import __version__, mwtree
+from mwrelease.errors import ConfigError
+from mwrelease.components import put_component
+from mwrelease.fsutil import write_atomic
 from mwrelease.lock import Lock, LockedComponent
 from mwrelease.release import coretree
-from mwrelease.release.archive import safe_extract, write_tarball
+from mwrelease.release.archive import write_tarball
 from mwrelease.release.lines import line_of, upgrades_from, version_key
-from mwrelease.release.manifest import Component, Manifest, scan_tree, sha256_file, verify_tree
+from mwrelease.release.manifest import Component, Manifest, scan_tree, sha256_file
 
 Progress = Callable[[str, int], None]  # (label, total) -> returns nothing; see cli for the click bar
 
@@ -80,13 +79,13 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
         else:
             assert tarball_top is not None
             coretree.extract_from_tarball(*tarball_top, stage)
-        version = coretree.core_version_of(stage)
+        version = mwtree.core_version_of(stage)
         if version != lock.core_version:
             raise ConfigError(f"The core tree is MediaWiki {version}, but the lock {lock.bundle!r} is for "
                               f"{lock.core_version}.", hint="Use the core tree of the lock's version, or resolve "
                               f"the bundle again with `mwrelease resolve ... --core {version}`.")
         components = _add_components(lock, stage)
-        php_req = coretree.php_requirement_of(stage)
+        php_req = mwtree.php_requirement_of(stage)
         entries = scan_tree(stage)
         line = line_of(version)
         name = f"mediawiki-{version}"
@@ -100,7 +99,7 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
         tarball = out_dir / tar_name
         write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
         manifest_path = out_dir / manifest_name
-        _write_atomic(manifest_path, manifest.dumps())
+        write_atomic(manifest_path, manifest.dumps())
         full = _artifact(tarball, manifest_path, manifest)
         built = [full]
         if previous is not None:
@@ -130,7 +129,7 @@ def build_delta(new: Manifest, new_tree: Path, old: Manifest, out_dir: Path) -> 
     tarball = out_dir / tar_name
     write_tarball(tarball, new_tree, delta.prefix, changed)
     manifest_path = out_dir / manifest_name
-    _write_atomic(manifest_path, delta.dumps())
+    write_atomic(manifest_path, delta.dumps())
     return _artifact(tarball, manifest_path, delta)
 
 
@@ -149,74 +148,18 @@ def _add_components(lock: Lock, stage: Path) -> list[Component]:
             if not dest.is_dir():
                 raise ConfigError(f"The lock says {c.kind} {c.name} is bundled with core, but the core tree has no "
                                   f"{dest.relative_to(stage)}.", hint="Use the matching core tree or re-resolve.")
-        elif c.source.type == "path":
-            if not c.source.path or not Path(c.source.path).is_dir():
-                raise SourceError(f"{c.kind} {c.name}: source path {c.source.path!r} is not a directory.",
-                                  hint="Fix the path in the bundle and resolve again.")
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(c.source.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-        elif c.source.type == "git":
-            if dest.exists():
-                shutil.rmtree(dest)
-            _git_export(c, dest)
         else:
-            raise ConfigError(f"{c.kind} {c.name}: source type {c.source.type!r} is not supported by release build yet.",
-                              hint="Use a git or path source for it in the bundle.")
+            with tempfile.TemporaryDirectory() as work:
+                put_component(c, dest, Path(work))
         locked[(c.kind, c.name)] = c
     out: list[Component] = []
-    for kind, sub, meta in (("extension", "extensions", "extension.json"), ("skin", "skins", "skin.json")):
-        base = stage / sub
-        if not base.is_dir():
-            continue
-        for d in sorted(p for p in base.iterdir() if p.is_dir()):
-            info = _read_json(d / meta)
-            lc = locked.get((kind, d.name))
-            requires = info.get("requires")
-            requires = requires if isinstance(requires, dict) else {}
-            version = info.get("version")
-            out.append(Component(
-                name=d.name, kind=kind, ref=lc.ref if lc else None, commit=lc.commit if lc else None,
-                version=(lc.version if lc and lc.version else (version if isinstance(version, str) else None)),
-                source=lc.source.type if lc else "core-tree",
-                requires_mediawiki=requires.get("MediaWiki")))
+    for tc in mwtree.components(stage):
+        lc = locked.get((tc.kind, tc.name))
+        out.append(Component(
+            name=tc.name, kind=tc.kind, ref=lc.ref if lc else None, commit=lc.commit if lc else None,
+            version=(lc.version if lc and lc.version else tc.version),
+            source=lc.source.type if lc else "core-tree", requires_mediawiki=tc.requires_mediawiki))
     return out
-
-
-def _git_export(c: LockedComponent, dest: Path) -> None:
-    url = c.source.url or c.source.path
-    rev = c.commit or c.ref
-    if not url or not rev:
-        raise ConfigError(f"{c.kind} {c.name}: a git source needs a url and a commit or ref in the lock.")
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp], check=True, capture_output=True,
-                           text=True, timeout=600)
-            subprocess.run(["git", "-C", tmp, "checkout", "--quiet", rev], check=True, capture_output=True,
-                           text=True, timeout=600)
-            if c.commit:
-                head = subprocess.run(["git", "-C", tmp, "rev-parse", "HEAD"], check=True, capture_output=True,
-                                      text=True).stdout.strip()
-                if head != c.commit:
-                    raise IntegrityError(f"{c.kind} {c.name}: {url} at {rev} is commit {head}, the lock says {c.commit}.")
-        except subprocess.CalledProcessError as exc:
-            raise SourceError(f"{c.kind} {c.name}: cannot check out {rev} from {url}: {exc.stderr.strip()}",
-                              hint="Check that the repository is reachable and the lock is current.") from None
-        shutil.copytree(tmp, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(p.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def write_sha256sums(out_dir: Path, artifacts: list[Artifact]) -> Path:
@@ -231,57 +174,5 @@ def write_sha256sums(out_dir: Path, artifacts: list[Artifact]) -> Path:
     for a in artifacts:
         lines[a.tarball.name] = a.sha256
         lines[a.manifest_path.name] = sha256_file(a.manifest_path)
-    _write_atomic(sums, "".join(f"{lines[n]}  {n}\n" for n in sorted(lines)))
+    write_atomic(sums, "".join(f"{lines[n]}  {n}\n" for n in sorted(lines)))
     return sums
-
-
-def check_sha256sums(path: Path) -> None:
-    """Check a file against the SHA256SUMS beside it, when there is one."""
-    sums = path.parent / "SHA256SUMS"
-    if not sums.exists():
-        return
-    for ln in sums.read_text().splitlines():
-        digest, _, name = ln.partition("  ")
-        if name == path.name:
-            actual = sha256_file(path)
-            if actual != digest:
-                raise IntegrityError(f"{path.name} has sha256 {actual}, but SHA256SUMS says {digest}; the file was "
-                                     "damaged or tampered with.", hint="Download or build it again.")
-            return
-
-
-def unpack_verified(tarball: Path, manifest: Manifest, dest: Path, *, old_tree: Path | None = None,
-                    tick: Callable[[int], None] | None = None) -> None:
-    """Unpack a full or delta artifact into ``dest`` (which must not exist) and verify every file.
-
-    For a delta, ``old_tree`` is the installed tree of ``manifest.delta_from``: unchanged files are copied
-    from it, then the delta is unpacked over them, and the result is checked against the full file list.
-    """
-    if dest.exists():
-        raise IntegrityError(f"{dest} already exists; refusing to unpack over it.")
-    if manifest.kind == "delta":
-        if old_tree is None:
-            raise ConfigError("A delta artifact needs the old tree it applies to.")
-        changed = set(manifest.delta_changed)
-        dest.mkdir(parents=True)
-        for f in manifest.files:
-            if f.path in changed:
-                continue
-            src = old_tree / f.path
-            target = dest / f.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if f.link is not None:
-                target.symlink_to(f.link)
-            elif src.is_file():
-                shutil.copy2(src, target)
-        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            written = safe_extract(tarball, Path(tmp), manifest.prefix, progress=tick)
-            if set(written) != changed:
-                raise IntegrityError(f"{tarball.name} does not hold exactly the files its manifest lists as changed.",
-                                     hint="Download it again from the release channel.")
-            for rel in written:
-                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                Path(tmp, rel).replace(dest / rel)
-    else:
-        safe_extract(tarball, dest, manifest.prefix, progress=tick)
-    verify_tree(dest, manifest)

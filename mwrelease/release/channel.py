@@ -24,21 +24,19 @@ Releases in a line are sorted oldest first. The index is rewritten atomically on
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from mwrelease.errors import ConfigError, IntegrityError, SourceError
-from mwrelease.release.build import check_sha256sums
+from mwrelease.fsutil import now, replacing, write_atomic
+from mwrelease.release.download import download_error, http_session, read_chunks, stream_verified
 from mwrelease.release.lines import channel_name, is_lts, line_key, version_key
-from mwrelease.release.manifest import Manifest, sha256_file
+from mwrelease.release.manifest import Manifest, check_sha256sums, sha256_file
 
 CHANNEL_FORMAT = "mwrelease.channel/1"
 INDEX_NAME = "index.json"
@@ -142,16 +140,15 @@ def publish(artifact: Path, channel_dir: Path) -> dict[str, Any]:
     for src in (artifact, manifest_path):
         dest = channel_dir / src.name
         if src.resolve() != dest.resolve():
-            tmp = dest.with_name(dest.name + ".part")
-            shutil.copyfile(src, tmp)
-            tmp.replace(dest)
+            with replacing(dest) as tmp:
+                shutil.copyfile(src, tmp)
     digest = sha256_file(channel_dir / artifact.name)
     mdigest = sha256_file(channel_dir / manifest_path.name)
     key = channel_name(manifest.core_line)
     line = index["lines"].setdefault(key, {"line": manifest.core_line, "lts": is_lts(manifest.core_line), "releases": []})
     entry = next((r for r in line["releases"] if r["version"] == manifest.core_version), None)
     if entry is None:
-        entry = {"version": manifest.core_version, "published": _now(), "artifacts": []}
+        entry = {"version": manifest.core_version, "published": now(), "artifacts": []}
         line["releases"].append(entry)
     art: dict[str, Any] = {"kind": manifest.kind, "file": artifact.name, "sha256": digest,
                            "size": (channel_dir / artifact.name).stat().st_size}
@@ -170,7 +167,7 @@ def publish(artifact: Path, channel_dir: Path) -> dict[str, Any]:
     entry["artifacts"].sort(key=lambda a: (a["kind"] != "full", a["file"]))
     line["releases"].sort(key=lambda r: version_key(r["version"]))
     index["lines"] = dict(sorted(index["lines"].items(), key=lambda kv: line_key(kv[1]["line"])))
-    index["updated"] = _now()
+    index["updated"] = now()
     _write_index(channel_dir, index)
     return {"line": key, "version": manifest.core_version, "artifact": art}
 
@@ -178,7 +175,7 @@ def publish(artifact: Path, channel_dir: Path) -> dict[str, Any]:
 def _load_index_for_update(channel_dir: Path) -> dict[str, Any]:
     p = channel_dir / INDEX_NAME
     if not p.exists():
-        return {"format": CHANNEL_FORMAT, "updated": _now(), "lines": {}, "signatures": []}
+        return {"format": CHANNEL_FORMAT, "updated": now(), "lines": {}, "signatures": []}
     data = json.loads(p.read_text())
     ChannelIndex.from_json(data, origin=str(p))  # validate before changing it
     return dict(data)
@@ -187,17 +184,7 @@ def _load_index_for_update(channel_dir: Path) -> dict[str, Any]:
 def _write_index(channel_dir: Path, index: dict[str, Any]) -> None:
     # A new index invalidates any signatures made over the old one: the signing issue re-signs.
     index["signatures"] = []
-    fd, tmp = tempfile.mkstemp(dir=channel_dir, prefix=".index.", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(index, indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a channel is served to everyone
-    os.replace(tmp, channel_dir / INDEX_NAME)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_atomic(channel_dir / INDEX_NAME, json.dumps(index, indent=2) + "\n", mode=0o644)  # served to everyone
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -301,88 +288,3 @@ class ChannelClient:
             return read_chunks(url, local_error=f"Cannot read {name} from channel {self.location}", size=size)
         return read_chunks(url, session=self._http(), timeout=self.timeout, size=size,
                            hint="Check the network, then run the command again; nothing on the wiki was changed.")
-
-
-# --- streaming downloads (shared with `release build --core-tarball`) ------------------------------
-
-def http_session(retries: int) -> Any:
-    """A requests session that retries connection errors and 429/5xx answers with a short backoff."""
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
-    s = requests.Session()
-    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                  allowed_methods=frozenset({"GET", "HEAD"}))
-    s.mount("http://", HTTPAdapter(max_retries=retry))
-    s.mount("https://", HTTPAdapter(max_retries=retry))
-    s.headers["User-Agent"] = "mwrelease (MediaWiki release manager)"
-    return s
-
-
-def read_chunks(url: str, *, session: Any = None, timeout: float = 30.0, size: int = 1 << 20,
-                local_error: str | None = None, hint: str | None = None) -> Iterator[bytes]:
-    """The bytes of a local file (``session`` None) or of an http(s) URL, in chunks; SourceError when unreadable.
-
-    ``local_error`` starts the message for an unreadable file ("Cannot read X from Y"); ``hint`` follows a failed
-    download.
-    """
-    if session is None:
-        try:
-            with open(url, "rb") as fh:
-                while chunk := fh.read(size):
-                    yield chunk
-        except OSError as exc:
-            raise SourceError(f"{local_error or f'Cannot read {url}'}: {exc.strerror}.") from None
-        return
-    import requests
-
-    try:
-        with session.get(url, stream=True, timeout=timeout) as r:
-            r.raise_for_status()
-            yield from r.iter_content(chunk_size=size)
-    except requests.RequestException as exc:
-        raise download_error(f"Downloading {url} failed", exc, hint=hint) from None
-
-
-def download_error(what: str, exc: Exception, *, hint: str | None) -> SourceError:
-    """A failed request as a SourceError; a TLS certificate that does not verify says so, and what to do."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.SSLError):
-        return SourceError(f"{what}: the server's TLS certificate could not be verified ({exc}). mwrelease only "
-                           "installs from a channel whose certificate verifies, so nothing was downloaded.",
-                           hint="If the channel uses a private certificate authority, point REQUESTS_CA_BUNDLE at "
-                                "its certificate (a PEM file); otherwise tell the channel's maintainers.")
-    return SourceError(f"{what}: {exc}.", hint=hint)
-
-
-def stream_verified(chunks: Iterable[bytes], dest: Path, *, sha256: str, size: int | None = None,
-                    mismatch: Callable[[str, int, bool], IntegrityError],
-                    progress: Callable[[int], None] | None = None) -> Path:
-    """Write ``chunks`` to ``dest``, hashing while they stream; ``dest`` appears only when they verify.
-
-    The bytes go to ``dest.part`` first, which is removed on any failure. When more than ``size`` bytes
-    arrive, or the sha256 (or the size, when given) differs at the end, ``mismatch(actual_sha256,
-    bytes_read, too_large)`` makes the error to raise.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    h = hashlib.sha256()
-    got = 0
-    try:
-        with open(tmp, "wb") as out:
-            for chunk in chunks:
-                got += len(chunk)
-                if size is not None and got > size:
-                    raise mismatch(h.hexdigest(), got, True)
-                h.update(chunk)
-                out.write(chunk)
-                if progress:
-                    progress(len(chunk))
-        if h.hexdigest() != sha256 or (size is not None and got != size):
-            raise mismatch(h.hexdigest(), got, False)
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest

@@ -13,7 +13,6 @@ top directory (``mediawiki-1.43.5/``) becomes the core tree, exactly as a ``--co
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,50 +26,10 @@ from typing import Callable
 
 from mwrelease.cachedir import user_cache_dir
 from mwrelease.errors import ConfigError, EngineError, IntegrityError, SourceError
-from mwrelease.release.archive import member_paths, safe_extract
+from mwrelease.fsutil import member_paths, safe_extract
+from mwrelease.mwtree import ADMIN_ENTRIES, DEBIAN_CORE_PATH, DEBIAN_ENTRIES
+from mwrelease.release.download import http_session, read_chunks, stream_verified
 from mwrelease.release.manifest import sha256_file
-
-# Top-level entries that belong to an installation, not to a release.
-ADMIN_ENTRIES = frozenset({"LocalSettings.php", "images", "cache", ".mwrelease"})
-# Debian-only top-level entries: bundled extensions live in extensions-core (extensions/ is a link to an
-# admin directory in /var/lib/mediawiki), and config/ links to /var/lib/mediawiki/config.
-DEBIAN_ENTRIES = frozenset({"extensions-core", "config"})
-DEBIAN_CORE_PATH = "/usr/share/mediawiki"
-
-_MW_VERSION = re.compile(r"""define\(\s*['"]MW_VERSION['"]\s*,\s*['"]([0-9][^'"]*)['"]\s*\)""")
-_WG_VERSION = re.compile(r"""\$wgVersion\s*=\s*['"]([0-9][^'"]*)['"]""")
-
-
-def core_version_of(tree: Path) -> str:
-    """The core version a tree declares (MW_VERSION in includes/Defines.php since 1.35, $wgVersion before)."""
-    for rel, rx in (("includes/Defines.php", _MW_VERSION), ("includes/DefaultSettings.php", _WG_VERSION)):
-        p = tree / rel
-        if p.is_file():
-            m = rx.search(p.read_text(errors="replace"))
-            if m:
-                return m.group(1)
-    raise ConfigError(f"{tree} does not look like a MediaWiki core tree: no MW_VERSION in includes/Defines.php "
-                      "and no $wgVersion in includes/DefaultSettings.php.",
-                      hint="Point at the directory that holds index.php, includes/ and maintenance/.")
-
-
-def php_requirement_of(tree: Path) -> str | None:
-    """Core's PHP requirement from composer.json ("require": {"php": ...}) or PHPVersionCheck.php."""
-    cj = tree / "composer.json"
-    if cj.is_file():
-        try:
-            req = json.loads(cj.read_text()).get("require", {}).get("php")
-            if isinstance(req, str):
-                return req
-        except json.JSONDecodeError:
-            pass
-    check = tree / "includes/PHPVersionCheck.php"
-    if check.is_file():
-        m = re.search(r"\$minimumVersion\s*=\s*'([0-9.]+)'", check.read_text(errors="replace"))
-        if m:
-            return f">= {m.group(1)}"
-    return None
-
 
 def materialize(src: Path, dest: Path) -> None:
     """Copy ``src`` to ``dest`` following every symlink; dangling links are left out, admin entries too."""
@@ -174,8 +133,6 @@ def fetch_tarball(src: CoreTarball, *, say: Callable[[str], None] | None = None,
     """A local copy of the tarball whose sha256 is ``src.sha256``: the file itself for a path or file:// URL,
     else a download cached under ``tarball_cache_dir()``. SourceError when it cannot be read, IntegrityError
     when its digest differs; nothing but the cache is written."""
-    from mwrelease.release.channel import http_session, read_chunks, stream_verified  # channel imports build
-
     parsed = urllib.parse.urlparse(src.url)
     if parsed.scheme in ("http", "https"):
         cached = tarball_cache_dir() / src.sha256

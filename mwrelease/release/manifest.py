@@ -207,6 +207,21 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def check_sha256sums(path: Path) -> None:
+    """Check a file against the SHA256SUMS beside it, when there is one."""
+    sums = path.parent / "SHA256SUMS"
+    if not sums.exists():
+        return
+    for ln in sums.read_text().splitlines():
+        digest, _, name = ln.partition("  ")
+        if name == path.name:
+            actual = sha256_file(path)
+            if actual != digest:
+                raise IntegrityError(f"{path.name} has sha256 {actual}, but SHA256SUMS says {digest}; the file was "
+                                     "damaged or tampered with.", hint="Download or build it again.")
+            return
+
+
 def normalise_mode(mode: int) -> int:
     """Modes as a release carries them: 0755 for anything executable by its owner, else 0644."""
     return 0o755 if mode & stat.S_IXUSR else 0o644

@@ -72,7 +72,7 @@ def render_seal_page(seals: list[Any], results: list[Any]) -> str:
                 columns[-1][1].append(c)
             else:
                 columns.append((key, [c]))
-        parts.append(f"<h2>{escape(s.bundle)} &nbsp;{badge_svg('bundle', s.verdict)}</h2>")
+        parts.append(f"<h2>{escape(s.bundle)} &nbsp;{badge_svg('bundle', s.verdict, uid=f'seal-{s.bundle}-{s.lock_sha256}')}</h2>")
         parts.append(f"<div class=meta>lock sha256 <code>{s.lock_sha256[:16]}…</code> · core {escape(s.core_version)}"
                      f" · databases {', '.join(s.databases)} · "
                      + ", ".join(f"{n} {k}" for k, n in s.counts().items() if n)

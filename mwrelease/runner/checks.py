@@ -23,7 +23,7 @@ import shlex
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,58 +31,9 @@ from mwrelease.errors import EngineError
 from mwrelease.lock import Lock, LockedComponent
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.engine import Container
+from mwrelease.runner.logs import (CHANNEL_LOGS, ERROR_LOGS, PHP_ERROR_LOG, SERVER_PHP, Blamer, ComponentManifest,
+                                   log_entries, php_error_checks, rl_problem, strip_html, timed)
 from mwrelease.runner.results import CheckResult, CheckStatus, excerpt
-
-LOG_DIR = "/var/log/mwtest"
-PHP_ERROR_LOG = f"{LOG_DIR}/php-errors.log"
-# MediaWiki's own log channels, written by $wgDebugLogGroups (see HARNESS_SETTINGS).
-CHANNEL_LOGS = {"exception": f"{LOG_DIR}/exception.log", "error": f"{LOG_DIR}/error.log",
-                "fatal": f"{LOG_DIR}/fatal.log", "deprecated": f"{LOG_DIR}/deprecated.log"}
-ERROR_LOGS = (PHP_ERROR_LOG, mw.SERVER_LOG, *CHANNEL_LOGS.values())
-
-# Appended to LocalSettings.php before the bundle's lines.
-HARNESS_SETTINGS = f"""\
-# --- mwrelease test harness ---
-# Our own cache directory: Debian's /var/lib/mediawiki/cache belongs to www-data (mode 0700), and the
-# test container runs as root with every capability dropped, so root cannot enter it (no DAC_OVERRIDE).
-$wgCacheDirectory = '/var/lib/mwtest/cache';
-$wgShowExceptionDetails = true;
-$wgDevelopmentWarnings = false;
-error_reporting( E_ALL );
-ini_set( 'display_errors', '0' );
-ini_set( 'log_errors', '1' );
-ini_set( 'error_log', '{PHP_ERROR_LOG}' );
-""" + "".join(f"$wgDebugLogGroups['{ch}'] = '{path}';\n" for ch, path in CHANNEL_LOGS.items()) + """\
-# --- end of harness; the bundle follows ---
-"""
-
-# What counts as a problem in a PHP or MediaWiki log line.
-_FATAL = re.compile(r"PHP (Fatal error|Parse error|Recoverable fatal error)|Uncaught |\[exception\]|\[fatal\]"
-                    r"|Maximum execution time|Allowed memory size", re.I)
-_WARNING = re.compile(r"PHP (Warning|Notice)|\[error\]|E_WARNING|E_NOTICE|E_USER_WARNING|E_USER_NOTICE", re.I)
-_DEPRECATED = re.compile(r"PHP Deprecated|\[deprecated\]|E_DEPRECATED|E_USER_DEPRECATED|deprecated", re.I)
-_SERVER_PHP = re.compile(r"PHP (Fatal error|Parse error|Recoverable fatal error|Warning|Notice|Deprecated)")
-_LOG_START = re.compile(r"^(\[|PHP |\d{4}-\d\d-\d\d|#\d|Stack trace|  thrown|Next |\w+Exception|Error:)")
-# ResourceLoader reports a failed module as mw.loader.state({"name":"error"}) and an exception as a
-# leading /* comment */ (ResourceLoader::formatExceptionNoComment and makeComment).
-_RL_ERROR_STATE = re.compile(r'mw\.loader\.state\(\s*\{[^}]*"error"')
-_RL_EXCEPTION = re.compile(r"^/\*[\s\S]{0,4000}?(Exception|Internal error|Error:|\[[0-9a-f]{24}\])[\s\S]*?\*/")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Manifest:
-    """What extension.json/skin.json says, read inside the container (the tree really in place)."""
-
-    name: str
-    kind: str
-    present: bool
-    display_name: str = ""
-    version: str | None = None
-    modules: tuple[str, ...] = ()
-    namespaces: tuple[str, ...] = ()   # AutoloadNamespaces prefixes ("MediaWiki\\Minerva\\")
-    classes: tuple[str, ...] = ()      # AutoloadClasses names
-    referenced: tuple[str, ...] = ()   # every "class" value in the manifest (module classes, handlers)
-    error: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -90,7 +41,7 @@ class CheckContext:
     container: Container
     wiki: mw.Wiki
     lock: Lock
-    manifests: dict[str, Manifest] = field(default_factory=dict)
+    manifests: dict[str, ComponentManifest] = field(default_factory=dict)
     timeout: float = 120
     names: frozenset[str] = frozenset()
     components: tuple[LockedComponent, ...] | None = None  # what the cell loads (default: the lock's)
@@ -105,108 +56,6 @@ class CheckContext:
         if self.components is not None:
             return list(self.components)
         return [c for c in self.lock.components if c.load]
-
-
-class Blamer:
-    """Which bundle component a log entry points at: the proximate cause, not every frame it passes.
-
-    In order: the error's own location (``in FILE on line``, ``from FILE(LINE)``); the innermost stack
-    frame that is in a component's tree or calls a component's class (AutoloadNamespaces and
-    AutoloadClasses of its extension.json); MediaWiki's ``[Called from Class::method]``; any path.
-    """
-
-    def __init__(self, names: Iterable[str], manifests: Mapping[str, Manifest] | None = None,
-                 default: str | None = None) -> None:
-        self.names = frozenset(names)
-        prefixes: list[tuple[str, str]] = []
-        classes: dict[str, str] = {}
-        referenced: dict[str, str] = {}
-        modules: dict[str, str] = {}
-        for m in (manifests or {}).values():
-            prefixes += [(ns.strip("\\") + "\\", m.name) for ns in m.namespaces]
-            classes.update({c.lstrip("\\"): m.name for c in m.classes})
-            referenced.update({c: m.name for c in m.referenced})
-            modules.update({mod: m.name for mod in m.modules})
-        self.prefixes = sorted(prefixes, key=lambda p: -len(p[0]))
-        self.classes = classes
-        self.referenced = referenced
-        self.modules = modules
-        self.default = default  # an isolated cell with one component: whatever breaks is its doing
-
-    def _path(self, text: str) -> str | None:
-        m = re.search(r"/(?:extensions|extensions-core|skins)/([^/\s'\"():]+)/", text)
-        return m.group(1) if m and m.group(1) in self.names else None
-
-    def _class(self, symbol: str) -> str | None:
-        cls = re.split(r"->|::", symbol.strip().lstrip("\\"), maxsplit=1)[0]
-        if cls in self.classes:
-            return self.classes[cls]
-        for prefix, name in self.prefixes:
-            if cls.startswith(prefix):
-                return name
-        return None
-
-    def culprit(self, text: str) -> str | None:
-        hit = self.precise(text)
-        return hit if hit else (self.default if self.default and _looks_bad(text) else None)
-
-    def precise(self, text: str) -> str | None:
-        """The culprit the text itself names (no isolated-cell default)."""
-        # A class the manifest names that no longer exists (a removed core alias such as
-        # ResourceLoaderSkinModule): the error is raised in core, the mistake is the manifest's.
-        for m in re.finditer(r'Class "\\?([^"]+)" not found', text.replace("&quot;", '"')):
-            if m.group(1) in self.referenced:
-                return self.referenced[m.group(1)]
-        # A module's own file failing (LESS import, missing file): "… in ext.foo.styles.less"
-        for m in re.finditer(r"(?:modules=|in |`)([A-Za-z][\w.-]*?)(?:\.less|\.js|\.css|&|\s|$)", text):
-            if m.group(1) in self.modules:
-                return self.modules[m.group(1)]
-        for m in re.finditer(r"(?:\bin|\bfrom|thrown in) (/\S+?)(?:\(\d+\)| on line|:\d+)", text):
-            hit = self._path(m.group(1))
-            if hit:
-                return hit
-        for m in re.finditer(r"^#\d+ (.+?)(?:\(\d+\))?: ([^\s(]+)", text, re.M):
-            hit = self._path(m.group(1)) or self._class(m.group(2))
-            if hit:
-                return hit
-        for m in re.finditer(r"\[Called from ([^\]\s]+)\]", text):
-            hit = self._class(m.group(1))
-            if hit:
-                return hit
-        return self._path(text)
-
-    def culprits(self, entries: Iterable[str]) -> list[str]:
-        return sorted({c for c in (self.culprit(e) for e in entries) if c})
-
-
-def _looks_bad(text: str) -> bool:
-    return bool(text.strip())
-
-
-def timed(name: str, fn: Callable[[], tuple[CheckStatus, str, str]], *, required: bool = True,
-          component: str | None = None, blamer: Blamer | None = None) -> CheckResult:
-    """Run one check body; an EngineError inside is the check's ``error``, not the run's end.
-
-    A failure is blamed on the component its log points at, else on the check's own component."""
-    start = time.monotonic()
-    try:
-        status, message, log = fn()
-    except EngineError as exc:
-        status, message, log = "error", exc.message, "\n".join(exc.details)
-    duration = time.monotonic() - start
-    blame: tuple[str, ...] = ()
-    if status in ("failed", "error"):
-        hit = blamer.culprit(log + "\n" + message) if blamer else None
-        blame = (hit,) if hit else ((component,) if component else ())
-    return CheckResult(name=name, status=status, duration=duration, message=message, log=excerpt(log),
-                       required=required, component=component, blame=blame)
-
-
-def blame_in(text: str, names: Iterable[str]) -> set[str]:
-    """Bundle components whose tree a log names (``…/extensions/NAME/…``, ``extensions-core``, ``skins``)."""
-    wanted = set(names)
-    found = set(re.findall(r"/(?:extensions|extensions-core|skins)/([^/\s'\"():]+)/", text))
-    return found & wanted
 
 
 # --- reading the container ------------------------------------------------------------------
@@ -239,7 +88,7 @@ echo json_encode($out, JSON_UNESCAPED_SLASHES);
 """
 
 
-def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedComponent]) -> dict[str, Manifest]:
+def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedComponent]) -> dict[str, ComponentManifest]:
     container.put_files("/usr/local/share/mwrelease", {"manifests.php": MANIFEST_PHP.encode()})
     args = ["php", "/usr/local/share/mwrelease/manifests.php", wiki.path]
     for c in comps:
@@ -249,7 +98,7 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
     out = {}
     for c in comps:
         d = data.get(c.name) or {}
-        out[c.name] = Manifest(name=c.name, kind=c.kind, present=bool(d.get("present")),
+        out[c.name] = ComponentManifest(name=c.name, kind=c.kind, present=bool(d.get("present")),
                                display_name=str(d.get("name") or c.name),
                                version=None if d.get("version") is None else str(d["version"]),
                                modules=tuple(str(m) for m in d.get("modules") or ()),
@@ -306,7 +155,7 @@ def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
         man = ctx.manifests.get(c.name)
         display = man.display_name if man else c.name
 
-        def body(c: LockedComponent = c, man: Manifest | None = man, display: str = display) -> tuple[CheckStatus, str, str]:
+        def body(c: LockedComponent = c, man: ComponentManifest | None = man, display: str = display) -> tuple[CheckStatus, str, str]:
             entry = exts.get(display) or exts.get(c.name)
             if entry is None:
                 listed = ", ".join(sorted(exts)) or "none"
@@ -329,13 +178,13 @@ def check_special_version(ctx: CheckContext) -> CheckResult:
     def body() -> tuple[CheckStatus, str, str]:
         code, html = http_get(ctx.container, f"{ctx.wiki.server}/index.php?title=Special:Version", timeout=ctx.timeout)
         if code != 200:
-            return "failed", f"Special:Version answered HTTP {code}", _strip_html(html)
+            return "failed", f"Special:Version answered HTTP {code}", strip_html(html)
         if "sv-software" not in html:
-            return "failed", "Special:Version has no software table (sv-software)", _strip_html(html)
+            return "failed", "Special:Version has no software table (sv-software)", strip_html(html)
         missing = [c.name for c in ctx.loaded()
                    if (ctx.manifests[c.name].display_name if c.name in ctx.manifests else c.name) not in html]
         if missing:
-            return "failed", f"Special:Version does not credit {', '.join(missing)}", _strip_html(html)
+            return "failed", f"Special:Version does not credit {', '.join(missing)}", strip_html(html)
         return "passed", f"{len(html)} bytes", ""
     return timed("special-version", body, blamer=ctx.blamer)
 
@@ -378,16 +227,6 @@ def check_edit(ctx: CheckContext) -> CheckResult:
             return "failed", "the page read back differs from what was saved", f"saved:\n{text}\nread:\n{got}"
         return "passed", f"revision {r['edit'].get('newrevid')}", ""
     return timed("edit-readback", body, blamer=ctx.blamer)
-
-
-def rl_problem(body: str) -> str | None:
-    m = _RL_EXCEPTION.search(body.lstrip())
-    if m:
-        return m.group(0)[:2000]
-    m2 = _RL_ERROR_STATE.search(body)
-    if m2:
-        return body[max(0, m2.start() - 200): m2.end() + 500]
-    return None
 
 
 def check_load_php(ctx: CheckContext, *, batch: int = 40, parallel: int = 1) -> list[CheckResult]:
@@ -437,42 +276,6 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40, parallel: int = 1) -> 
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
-class LogEntry:
-    file: str
-    text: str
-    level: str  # fatal | warning | deprecated
-
-
-def log_entries(logs: dict[str, str]) -> list[LogEntry]:
-    """Group log lines into entries (a message and its stack trace) and classify them."""
-    out: list[LogEntry] = []
-    for path, text in logs.items():
-        entries: list[list[str]] = []
-        for line in text.splitlines():
-            if path == mw.SERVER_LOG and not _SERVER_PHP.search(line):
-                continue  # php -S access lines ("Accepted", "[200]: GET ...", "Development Server started")
-            if not line.strip():
-                continue
-            if entries and not _LOG_START.match(line) or entries and line.startswith(("#", "Stack trace", "  thrown", "Next ")):
-                entries[-1].append(line)
-            else:
-                entries.append([line])
-        for e in entries:
-            joined = "\n".join(e)
-            if path == CHANNEL_LOGS["deprecated"] or (_DEPRECATED.search(e[0]) and not _FATAL.search(e[0])
-                                                        and not _WARNING.search(e[0])):
-                level = "deprecated"
-            elif path in (CHANNEL_LOGS["exception"], CHANNEL_LOGS["fatal"]) or _FATAL.search(e[0]):
-                level = "fatal"
-            elif _WARNING.search(joined) or path == CHANNEL_LOGS["error"]:
-                level = "warning"
-            else:
-                level = "warning"
-            out.append(LogEntry(file=path, text=joined, level=level))
-    return out
-
-
 def check_php_errors(ctx: CheckContext) -> list[CheckResult]:
     start = time.monotonic()
     try:
@@ -480,59 +283,6 @@ def check_php_errors(ctx: CheckContext) -> list[CheckResult]:
     except EngineError as exc:
         return [CheckResult(name="php-errors", status="error", message=exc.message, duration=time.monotonic() - start)]
     return php_error_checks(entries, ctx.blamer, duration=time.monotonic() - start)
-
-
-def php_error_checks(entries: Sequence[LogEntry], blamer: Blamer, *, duration: float = 0.0) -> list[CheckResult]:
-    fatal = [e for e in entries if e.level == "fatal"]
-    warn = [e for e in entries if e.level == "warning"]
-    dep = [e for e in entries if e.level == "deprecated"]
-    # Warnings need a precise culprit: core warns on its own too, even in a one-extension cell.
-    bundle_warn = [e for e in warn if blamer.precise(e.text)]
-    core_warn = [e for e in warn if not blamer.precise(e.text)]
-
-    def render(es: Sequence[LogEntry]) -> str:
-        return "\n".join(f"[{e.file}] {e.text}" for e in _dedupe(es))
-
-    bad = fatal + bundle_warn
-    blame = sorted(set(blamer.culprits(e.text for e in fatal)) | set(blamer.culprits(e.text for e in bundle_warn)))
-    if bad:
-        kinds = []
-        if fatal:
-            kinds.append(f"{len(fatal)} fatal error(s)/exception(s)")
-        if bundle_warn:
-            kinds.append(f"{len(bundle_warn)} warning(s) from the bundle")
-        where = f" ({', '.join(blame)})" if blame else ""
-        main = CheckResult(name="php-errors", status="failed", duration=duration,
-                           message=f"The PHP logs hold {' and '.join(kinds)}{where}", log=excerpt(render(bad)),
-                           blame=tuple(blame))
-    else:
-        main = CheckResult(name="php-errors", status="passed", duration=duration, message="no fatal error, exception "
-                           "or bundle warning in the PHP logs")
-    core = CheckResult(name="php-warnings:core", required=False,
-                       status="failed" if core_warn else "passed",
-                       message=f"{len(core_warn)} warning(s) not from a bundle component" if core_warn else "none",
-                       log=excerpt(render(core_warn)))
-    dep_blame = sorted({c for c in (blamer.precise(e.text) for e in dep) if c})
-    deprecations = CheckResult(name="php-deprecations", required=False, status="failed" if dep else "passed",
-                               message=(f"{len(_dedupe(dep))} distinct deprecation notice(s)"
-                                        + (f" ({', '.join(dep_blame)})" if dep_blame else "")) if dep else "none",
-                               log=excerpt(render(dep)), blame=tuple(dep_blame))
-    return [main, core, deprecations]
-
-
-def _dedupe(es: Sequence[LogEntry]) -> list[LogEntry]:
-    seen: set[str] = set()
-    out = []
-    for e in es:
-        first = e.text.splitlines()[0]
-        # The message itself, without timestamp, host, request id and URL (MediaWiki's log prefix).
-        m = re.search(r"(PHP (Deprecated|Warning|Notice|Fatal error|Parse error)|[\\\w]*(Error|Exception)\b).*", first)
-        key = m.group(0) if m else re.sub(r"^\[[^\]]*\]\s*", "", first)
-        key = re.sub(r"\s+", " ", re.sub(r"\[[0-9a-f]{24}\]", "", key))
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
 
 
 def explain(container: Container, message: str) -> str:
@@ -546,26 +296,20 @@ def explain(container: Container, message: str) -> str:
         for e in log_entries(logs):
             if m.group(1) in e.text:
                 return e.text
-    return _tail_logs(container)
+    return tail_logs(container)
 
 
-def _tail_logs(container: Container) -> str:
+def tail_logs(container: Container) -> str:
     try:
         logs = read_logs(container)
     except EngineError:
         return ""
     tails = []
     for p, t in logs.items():
-        lines = [ln for ln in t.splitlines() if p != mw.SERVER_LOG or _SERVER_PHP.search(ln)]
+        lines = [ln for ln in t.splitlines() if p != mw.SERVER_LOG or SERVER_PHP.search(ln)]
         if lines:
             tails.append(f"--- {p}\n" + "\n".join(lines[-20:]))
     return "\n".join(tails)
-
-
-def _strip_html(html: str) -> str:
-    text = re.sub(r"<script[\s\S]*?</script>|<style[\s\S]*?</style>", "", html)
-    text = re.sub(r"<[^>]+>", " ", text)
-    return re.sub(r"\s+\n|\n\s+", "\n", re.sub(r"[ \t]+", " ", text)).strip()[:4000]
 
 
 def run_checks(ctx: CheckContext, *, on_check: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:

@@ -24,14 +24,12 @@ from typing import Any, Literal
 from mwrelease.compat import Reason, platform_reasons
 from mwrelease.errors import ConfigError
 from mwrelease.lock import Lock, LockedComponent
+from mwrelease.runner.suites import LINE_PHP
 
 Db = Literal["sqlite", "mariadb", "postgres"]
 DATABASES: tuple[Db, ...] = ("sqlite", "mariadb", "postgres")
 CellStatus = Literal["planned", "skipped-incompatible", "skipped-unavailable"]
 
-# The PHP each core image ships (Debian's mediawiki package: bullseye 1.35, bookworm 1.39, trixie 1.43).
-# Kept here rather than imported from runner.images so that planning stays free of engine code.
-LINE_PHP: dict[str, str] = {"1.35": "7.4", "1.39": "8.2", "1.43": "8.4"}
 
 
 @dataclass(frozen=True, kw_only=True)

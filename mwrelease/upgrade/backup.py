@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import UpgradeError
+from mwrelease.fsutil import replacing
 from mwrelease.release.manifest import sha256_file
 from mwrelease.upgrade.inspect import Database
 
@@ -80,10 +81,9 @@ def restore_database(db: Database, src: Path, info: dict[str, Any], *, log: Path
         d = Path(info["dir"])
         for name in info["files"]:
             target = d / name
-            tmp = d / f".{name}.mwrelease-restore"
-            shutil.copyfile(src / name, tmp)
-            _copy_owner(target, tmp)
-            os.replace(tmp, target)
+            with replacing(target) as tmp:
+                shutil.copyfile(src / name, tmp)
+                _copy_owner(target, tmp)
             for suffix in ("-wal", "-shm", "-journal"):
                 Path(str(target) + suffix).unlink(missing_ok=True)
         # Files update.php created (a new cache db) are left alone: they are caches.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import UpgradeError
+from mwrelease.upgrade.inspect import eval_settings
 
 
 @dataclass(kw_only=True)
@@ -105,6 +107,15 @@ def cli_check(facts: dict[str, Any], *, expect_version: str, expect_extensions: 
         problems.append(f"not loaded after the upgrade: {', '.join(missing)}")
     return Health(ok=not problems, version=str(facts.get("version")), extensions=names, problems=problems,
                   checks=["maintenance/eval.php loads the configuration"])
+
+
+def check_health(wiki: Path, version: str, expected: list[str], *, url: str | None, skip_http: bool,
+                 php: str) -> Health:
+    """Over HTTP when there is a URL (the admin's, or $wgServer$wgScriptPath) and it is not skipped; else
+    through PHP from the tree the wiki path serves."""
+    if url and not skip_http:
+        return http_check(url, expect_version=version, expect_extensions=expected)
+    return cli_check(eval_settings(wiki.resolve(), php=php), expect_version=version, expect_extensions=expected)
 
 
 def _excerpt(text: str, n: int = 300) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import ConfigError
-from mwrelease.release.coretree import ADMIN_ENTRIES, core_version_of
+from mwrelease.mwtree import ADMIN_ENTRIES, components, core_version_of
 from mwrelease.release.lines import line_of
 from mwrelease.release.manifest import Manifest, local_changes
 
@@ -223,18 +223,13 @@ def _extensions(tree: Path, facts: dict[str, Any]) -> list[InstalledExtension]:
     if isinstance(loaded, list):  # json_encode of an empty PHP array
         loaded = {}
     out: dict[tuple[str, str], InstalledExtension] = {}
-    for kind, sub, meta in (("extension", "extensions", "extension.json"), ("skin", "skins", "skin.json")):
-        base = tree / sub
-        if not base.is_dir():
-            continue
-        for d in sorted(p for p in base.iterdir() if p.is_dir()):
-            info = _read_json(d / meta)
-            requires = info.get("requires") if isinstance(info.get("requires"), dict) else {}
-            thing = loaded.get(d.name)
-            out[(kind, d.name)] = InstalledExtension(
-                name=d.name, kind=kind, loaded=thing is not None,
-                version=str(info["version"]) if info.get("version") else None,
-                requires_mediawiki=(requires or {}).get("MediaWiki"), path=f"{sub}/{d.name}")
+    for c in components(tree):
+        info = c.meta
+        requires = info.get("requires") if isinstance(info.get("requires"), dict) else {}
+        out[(c.kind, c.name)] = InstalledExtension(
+            name=c.name, kind=c.kind, loaded=loaded.get(c.name) is not None,
+            version=str(info["version"]) if info.get("version") else None,
+            requires_mediawiki=(requires or {}).get("MediaWiki"), path=c.path)
     for name, thing in loaded.items():
         kind = "skin" if str(thing.get("type", "")).lower() == "skin" else "extension"
         if (kind, name) not in out:
@@ -247,11 +242,3 @@ def _extensions(tree: Path, facts: dict[str, Any]) -> list[InstalledExtension]:
 def _admin_extension_dirs(exts: list[InstalledExtension], manifest: Manifest) -> set[str]:
     shipped = {f"{'skins' if c.kind == 'skin' else 'extensions'}/{c.name}" for c in manifest.components}
     return {e.path for e in exts if e.path not in shipped}
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(p.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}

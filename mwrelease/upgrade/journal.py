@@ -35,43 +35,26 @@ adds "pruned": "<timestamp>" to an entry once it removed that run's old tree, ba
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import socket
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection
+from types import MappingProxyType
+from typing import Any, Collection, Mapping, Sequence
 
 from mwrelease.errors import UpgradeError
+from mwrelease.fsutil import now, write_atomic
 
 JOURNAL_FORMAT = "mwrelease.journal/1"
 HISTORY_FORMAT = "mwrelease.history/1"
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def write_json_durably(path: Path, data: Any) -> None:
-    """Write, fsync, rename, fsync the directory: after this returns the content survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """Atomic and durable (the directory is fsynced too): after this returns the content survives a crash.
+    Mode 0600, as the journal has always been written."""
+    write_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600, durable=True)
 
 
 def state_dir_for(wiki: Path, override: Path | None = None) -> Path:
@@ -96,7 +79,7 @@ class Journal:
 
     @classmethod
     def start(cls, state_dir: Path, *, wiki: Path, layout: str, from_version: str, to_version: str) -> Journal:
-        jid = f"{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{from_version}-to-{to_version}"
+        jid = f"{now('%Y%m%dT%H%M%SZ')}-{from_version}-to-{to_version}"
         data = {"format": JOURNAL_FORMAT, "id": jid, "pid": os.getpid(), "host": socket.gethostname(),
                 "wiki": str(wiki), "layout": layout, "from": from_version, "to": to_version, "state": "running",
                 "started": now(), "paths": {}, "steps": [], "read_only_since": None, "error": None}
@@ -201,13 +184,76 @@ def load_history(state_dir: Path) -> list[dict[str, Any]]:
     return list(entries)
 
 
-def standing_upgrades(history: list[dict[str, Any]], wiki: str) -> list[dict[str, Any]]:
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    """One entry of history.json (or a journal, which has the same shape), parsed once: each field holds a
+    value of its type or None, whatever the file says. ``raw`` is the entry as stored, for output."""
+
+    id: str | None
+    wiki: str | None
+    is_rollback: bool  # "kind": "rollback"; anything else is an upgrade
+    state: str | None  # "done" | "failed" | "rolled-back" | "running"
+    from_version: str | None
+    to_version: str | None
+    layout: str | None  # "directory" | "symlink"
+    paths: Mapping[str, str]  # only the non-empty string values, in file order
+    has_paths: bool  # "paths" is an object (entries without one did not get far enough to be a run)
+    rollback_of: str | None
+    started: str | None
+    finished: str | None
+    pruned: str | None
+    php_before: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, h: Any) -> HistoryEntry | None:
+        """None for anything that is not an object."""
+        if not isinstance(h, dict):
+            return None
+        paths = h.get("paths")
+        php = h.get("php")
+        return cls(id=_str(h.get("id")), wiki=_str(h.get("wiki")), is_rollback=h.get("kind") == "rollback",
+                   state=_str(h.get("state")), from_version=_opt(h.get("from")), to_version=_opt(h.get("to")),
+                   layout=_str(h.get("layout")),
+                   paths=MappingProxyType({k: v for k, v in paths.items() if isinstance(v, str) and v}
+                                          if isinstance(paths, dict) else {}),
+                   has_paths=isinstance(paths, dict), rollback_of=_str(h.get("rollback_of")),
+                   started=_opt(h.get("started")), finished=_opt(h.get("finished")), pruned=_opt(h.get("pruned")),
+                   php_before=_str(php.get("before")) if isinstance(php, dict) else None,
+                   raw=MappingProxyType(h))
+
+    def path(self, key: str) -> str | None:
+        return self.paths.get(key)
+
+    @property
+    def label(self) -> str:
+        kind = "rollback" if self.is_rollback else "upgrade"
+        return f"{kind} {self.from_version} -> {self.to_version} of {self.finished or self.started or '?'}"
+
+
+def _opt(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def parse_history(entries: Sequence[Any]) -> list[HistoryEntry]:
+    """The entries that are objects, parsed, oldest first."""
+    return [e for e in (HistoryEntry.parse(h) for h in entries) if e is not None]
+
+
+def read_history(state_dir: Path) -> list[HistoryEntry]:
+    return parse_history(load_history(state_dir))
+
+
+def standing_upgrades(history: Sequence[HistoryEntry], wiki: str) -> list[HistoryEntry]:
     """The finished upgrades of ``wiki`` that no finished rollback has undone, oldest first: `rollback`
     undoes the last of them, `prune` keeps the newest N."""
-    undone = {h.get("rollback_of") for h in history
-              if isinstance(h, dict) and h.get("kind") == "rollback" and h.get("state") == "done"}
-    return [h for h in history if isinstance(h, dict) and h.get("wiki") == wiki and h.get("state") == "done"
-            and h.get("kind") != "rollback" and h.get("id") not in undone]
+    undone = {h.rollback_of for h in history if h.is_rollback and h.state == "done"}
+    return [h for h in history if h.wiki == wiki and h.state == "done" and not h.is_rollback
+            and h.id not in undone]
 
 
 def append_history(state_dir: Path, entry: dict[str, Any]) -> None:

@@ -195,18 +195,33 @@ def choose_php(release: ReleaseEntry, current: str, php_versions: dict[str, str]
                       hint=hint)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """The target release and the releases to install on the way, in order, ending with the target."""
+
+    target: ReleaseEntry
+    releases: tuple[ReleaseEntry, ...]
+
+
+def find_route(inst_version: str, index: ChannelIndex, *, to: str | None, line: str | None) -> Route:
+    target = choose_target(inst_version, index, to=to, line=line)
+    return Route(target=target, releases=tuple(find_stops(inst_version, target, index)))
+
+
 def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Manifest], *, to: str | None = None,
               line: str | None = None, disable_incompatible: bool = False,
-              database_bytes: int = 0, php_versions: dict[str, str] | None = None) -> Plan:
+              database_bytes: int = 0, php_versions: dict[str, str] | None = None,
+              route: Route | None = None) -> Plan:
     """The plan; ``manifests`` maps each stop's version to its (verified) manifest; ``php_versions`` maps
     each PHP binary the admin named to its version, the one running the wiki first (default: "php" is
     the installation's PHP).
 
     Raises ConfigError when an extension the release does not ship cannot run on a stop's core, unless
     ``disable_incompatible``, or when no PHP given runs a stop's release; NothingToDo when already current.
+    ``route`` is ``find_route``'s answer when the caller has it already (it fetched the stops' manifests).
     """
-    target = choose_target(inst.core_version, index, to=to, line=line)
-    stops_rel = find_stops(inst.core_version, target, index)
+    route = route or find_route(inst.core_version, index, to=to, line=line)
+    target, stops_rel = route.target, route.releases
     warnings = list(inst.warnings)
     php_versions = php_versions or {"php": inst.php_version}
     current_php = php = next(iter(php_versions))

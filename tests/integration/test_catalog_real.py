@@ -14,7 +14,7 @@ from mwrelease.catalog import load_catalog
 from mwrelease.errors import ResolutionError
 from mwrelease.matrix import declared_matrix
 from mwrelease.resolver import Target, resolve
-from tests.conftest import REPO, core_tree
+from tests.helpers import REPO, core_tree
 
 NAMES = ["Cite", "ParserFunctions", "Echo", "Thanks", "VisualEditor", "Vector"]
 

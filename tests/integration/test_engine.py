@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mwrelease.errors import EngineError
 from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
 
 pytestmark = pytest.mark.docker
 
 BASE = "mwrelease/base:bookworm"
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    try:
-        eng = Engine.connect()
-    except EngineError:
-        pytest.skip("no Docker engine answers ($DOCKER_HOST or /var/run/docker.sock): run ci/prepare-machine.sh")
-    if not eng.image_exists(BASE):
-        pytest.skip(f"base image {BASE} missing: run ci/prepare-machine.sh")
-    yield eng
+@pytest.fixture(scope="module", autouse=True)
+def _images(engine: Engine) -> None:
+    need_images(engine, BASE)
 
 
 def _exists(engine: Engine, cid: str) -> bool:

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mwrelease.errors import EngineError
 from mwrelease.runner import images as im
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    try:
-        eng = Engine.connect()
-    except EngineError:
-        pytest.skip("no Docker engine answers ($DOCKER_HOST or /var/run/docker.sock): run ci/prepare-machine.sh")
-    if not eng.image_exists("mwrelease/base:bookworm"):
-        pytest.skip("base images missing: run ci/prepare-machine.sh")
-    yield eng
+@pytest.fixture(scope="module", autouse=True)
+def _images(engine: Engine) -> None:
+    need_images(engine, "mwrelease/base:bookworm")
 
 
 def _need_base(engine: Engine, suite: str) -> None:
-    if not engine.image_exists(f"mwrelease/base:{suite}"):
-        pytest.skip(f"mwrelease/base:{suite} missing: run ci/prepare-machine.sh")
+    need_images(engine, f"mwrelease/base:{suite}")
 
 
 def test_image_build_is_cached_on_second_call(engine: Engine) -> None:

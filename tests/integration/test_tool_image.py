@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from mwrelease.runner.engine import Engine
+from tests.helpers import REPO
+from tests.integration.helpers import need_images
 
 pytestmark = pytest.mark.docker
 
@@ -19,11 +21,10 @@ def docker(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([shutil.which("docker") or "docker", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_tool_image_builds_and_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if docker("info").returncode != 0:
-        pytest.skip("no Docker engine answers (run ci/prepare-machine.sh)")
-    if docker("image", "inspect", "mwrelease/base:bookworm").returncode != 0:
-        pytest.skip("base image mwrelease/base:bookworm missing (run ci/prepare-machine.sh)")
+def test_tool_image_builds_and_runs(engine: Engine) -> None:
+    need_images(engine, "mwrelease/base:bookworm")
+    if shutil.which("docker") is None:
+        pytest.skip("the docker command line is not installed (ci/prepare-machine.sh installs docker.io)")
     wheels = REPO / "dist" / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(REPO), "-w", str(wheels)], check=True, timeout=600)

@@ -14,35 +14,25 @@ Needs the Docker engine and the three core images (ci/prepare-machine.sh with MW
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
-
-from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
+# harness is tests/fixtures/upgrade/harness.py, on sys.path through tests/integration/conftest.py.
+from harness import assert_unchanged, assert_upgraded, envelope
+from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb"])
-def chain(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from mwrelease.errors import EngineError
-
+def chain(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Any]:
     import harness
 
-    try:
-        from mwrelease.runner.engine import Engine
-
-        engine = Engine.connect()
-    except EngineError as exc:
-        pytest.skip(f"no container engine: {exc.message}")
     images = (harness.LTS_1_35_IMAGE, harness.OLD_IMAGE, harness.NEW_IMAGE)
-    for image in images + ((harness.DB_IMAGE,) if request.param == "mariadb" else ()):
-        if engine.image(image) is None:
-            pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh with MWRELEASE_LINES='1.35 1.39 1.43')")
+    need_images(engine, *images, *((harness.DB_IMAGE,) if request.param == "mariadb" else ()),
+                hint="run ci/prepare-machine.sh with MWRELEASE_LINES='1.35 1.39 1.43'")
     channel, (first_v, mid_v, new_v) = harness.build_channel(engine, images)
     wheelhouse = harness.build_wheelhouse()
     for server in harness.admin_server(engine, wheelhouse, channel, first_v, new_v, php74=True, db=request.param):

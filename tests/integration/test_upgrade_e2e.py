@@ -7,41 +7,30 @@ minutes: every scenario is a real upgrade attempt (27,000 files unpacked and ver
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
-
-from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
+# harness is tests/fixtures/upgrade/harness.py, on sys.path through tests/integration/conftest.py.
+from harness import assert_unchanged, assert_upgraded, envelope
+from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _server(db: str) -> Iterator[Any]:
-    from mwrelease.errors import EngineError
-
-    try:
-        from mwrelease.runner.engine import Engine
-
-        engine = Engine.connect()
-    except EngineError as exc:
-        pytest.skip(f"no container engine: {exc.message}")
+def _server(engine: Engine, db: str) -> Iterator[Any]:
     import harness
 
-    for image in (harness.OLD_IMAGE, harness.NEW_IMAGE) + ((harness.DB_IMAGE,) if db == "mariadb" else ()):
-        if engine.image(image) is None:
-            pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh)")
+    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE, *((harness.DB_IMAGE,) if db == "mariadb" else ()))
     channel, old_v, new_v = harness.build_artifacts(engine)
     wheelhouse = harness.build_wheelhouse()
     yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, db=db)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    yield from _server("sqlite")
+def server(engine: Engine) -> Iterator[Any]:
+    yield from _server(engine, "sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +138,8 @@ def test_full_disk_is_refused(server: Any, pristine: dict[str, Any]) -> None:
 # --- MariaDB: the same upgrade, and update.php failing (restore from mariadb-dump) ----------------
 
 @pytest.fixture(scope="module")
-def maria() -> Iterator[Any]:
-    yield from _server("mariadb")
+def maria(engine: Engine) -> Iterator[Any]:
+    yield from _server(engine, "mariadb")
 
 
 def test_mariadb_upgrade_and_update_failure(maria: Any) -> None:

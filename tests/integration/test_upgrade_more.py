@@ -17,15 +17,14 @@ Needs the Docker engine and the core and database images (ci/prepare-machine.sh)
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
-
-from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
+# harness is tests/fixtures/upgrade/harness.py, on sys.path through tests/integration/conftest.py.
+from harness import assert_unchanged, assert_upgraded, envelope
+from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -33,29 +32,14 @@ FAIL_SETTINGS = "wfLoadExtension( 'MwrTestFailUpdate' );"
 FAIL_EXT = "/srv/fixtures/extensions/MwrTestFailUpdate"
 
 
-def _engine(images: tuple[str, ...]) -> Any:
-    from mwrelease.errors import EngineError
-
-    try:
-        from mwrelease.runner.engine import Engine
-
-        engine = Engine.connect()
-    except EngineError as exc:
-        pytest.skip(f"no container engine: {exc.message}")
-    for image in images:
-        if engine.image(image) is None:
-            pytest.skip(f"image {image} is missing (run ci/prepare-machine.sh)")
-    return engine
-
-
 # --- 1. minor upgrade 1.43.9 -> 1.43.10 (synthetic) with the delta artifact ----------------------
 
 @pytest.fixture(scope="module")
-def minor() -> Iterator[Any]:
+def minor(engine: Engine) -> Iterator[Any]:
     import harness
     from minor import NEW, OLD, build_minor_channel
 
-    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE))
+    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE)
     base_channel, _, new_v = harness.build_artifacts(engine)
     assert new_v == OLD, f"the synthetic point release is made from {OLD}, the 1.43 image has {new_v}"
     channel = build_minor_channel(base_channel)
@@ -135,10 +119,10 @@ def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any
 # --- 2. PostgreSQL: 1.39 -> 1.43, and update.php failing (restored from pg_dump) -----------------
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[Any]:
+def pg(engine: Engine) -> Iterator[Any]:
     import harness
 
-    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE, harness.PG_IMAGE))
+    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE, harness.PG_IMAGE)
     channel, old_v, new_v = harness.build_artifacts(engine)
     wheelhouse = harness.build_wheelhouse()
     yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, db="postgres")
@@ -205,10 +189,10 @@ exit 0
 
 
 @pytest.fixture(scope="module")
-def small_disk() -> Iterator[Any]:
+def small_disk(engine: Engine) -> Iterator[Any]:
     import harness
 
-    engine = _engine((harness.OLD_IMAGE, harness.NEW_IMAGE))
+    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE)
     channel, old_v, new_v = harness.build_artifacts(engine)
     wheelhouse = harness.build_wheelhouse()
     # 1.39's tree takes ~0.3 GB, 1.43's ~0.35 GB, its tarball 71 MB: 1.1 GB passes the free-space check.

@@ -9,7 +9,7 @@ import pytest
 from mwrelease.catalog import load_catalog, open_source
 from mwrelease.catalog.git import GitSource
 from mwrelease.errors import ConfigError, SourceError
-from tests.conftest import core_tree
+from tests.helpers import core_tree
 
 
 def test_snapshot_real_data(snapshots: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from mwrelease.errors import IntegrityError, SourceError
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import CHANNEL_FORMAT, ChannelClient, publish
-from tests.unit.test_release import make_core, make_lock
+from tests.unit.helpers import make_core, make_lock
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import click
 import pytest
 
 from mwrelease.cli import COMMANDS, cli
-from tests.conftest import REPO, core_tree
+from tests.helpers import REPO, core_tree
 
 
 def all_command_paths() -> list[list[str]]:

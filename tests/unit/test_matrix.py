@@ -5,7 +5,7 @@ from pathlib import Path
 from mwrelease.catalog import load_catalog
 from mwrelease.matrix import declared_matrix
 from mwrelease.report.matrix_render import render_html, render_table
-from tests.conftest import core_tree
+from tests.helpers import core_tree
 
 
 def rows_by(rows, name, ref, core):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mwrelease.catalog import load_catalog
 from mwrelease.matrix import declared_matrix, results_index, with_tested
-from tests.conftest import core_tree
+from tests.helpers import core_tree
 
 
 def results_file(tmp_path: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Pure helpers of runner.cell: the LocalSettings.php block and how a maintenance run is judged."""
+"""Pure helpers of runner.cell (the LocalSettings.php block, how a maintenance run is judged) and of
+mwrelease.components (unpacking an untrusted tarball)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.runner.cell import DB_CAP_DROP, _judge_maintenance, local_settings_text
+from mwrelease.runner.cell import DB_CAP_DROP, _judge_maintenance
 from mwrelease.runner.engine import ExecResult
+from mwrelease.runner.localsettings import local_settings_text
 from mwrelease.runner.plan import plan
 
 
@@ -57,7 +59,7 @@ def test_safe_extract_refuses_escapes(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
     from mwrelease.errors import SourceError
-    from mwrelease.runner import cell
+    from mwrelease import components
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -69,5 +71,5 @@ def test_safe_extract_refuses_escapes(tmp_path: Path, monkeypatch: pytest.Monkey
             monkeypatch.delattr(tarfile, "data_filter", raising=False)
         buf.seek(0)
         with tarfile.open(fileobj=buf) as tar, pytest.raises((SourceError, tarfile.TarError)):
-            cell.safe_extract(tar, tmp_path / "out")
+            components.safe_extract(tar, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()

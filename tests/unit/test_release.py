@@ -9,46 +9,13 @@ from pathlib import Path
 import pytest
 
 from mwrelease.errors import ConfigError, IntegrityError
-from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.release.archive import safe_extract
-from mwrelease.release.build import build_release, check_sha256sums, unpack_verified
+from mwrelease.fsutil import safe_extract
+from mwrelease.lock import LockedComponent, Source
+from mwrelease.release.archive import unpack_verified
+from mwrelease.release.build import build_release
 from mwrelease.release.lines import min_upgrade_line, upgrades_from
-from mwrelease.release.manifest import Manifest, verify_tree
-
-
-def make_core(root: Path, version: str, *, outside: Path | None = None, extra: dict[str, str] | None = None) -> Path:
-    files = {
-        "index.php": "<?php // index\n",
-        "api.php": "<?php // api\n",
-        "includes/Defines.php": f"<?php\ndefine( 'MW_VERSION', '{version}' );\n",
-        "composer.json": json.dumps({"require": {"php": ">=8.1.0"}}),
-        "maintenance/update.php": "<?php // update\n",
-        "extensions/Cite/extension.json": json.dumps({"name": "Cite", "version": "1.0",
-                                                     "requires": {"MediaWiki": f">= {version[:4]}"}}),
-        "skins/Vector/skin.json": json.dumps({"name": "Vector"}),
-        "vendor/autoload.php": "<?php\n",
-    }
-    files.update(extra or {})
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    (root / "maintenance/run.sh").write_text("#!/bin/sh\n")
-    (root / "maintenance/run.sh").chmod(0o755)
-    if outside is not None:
-        # Debian layout: vendor library and LocalSettings.php are symlinks out of the tree.
-        (outside / "php-lib").mkdir(parents=True)
-        (outside / "php-lib/Lib.php").write_text("<?php // lib\n")
-        os.symlink(outside / "php-lib", root / "vendor/lib")
-        (outside / "LocalSettings.php").write_text("<?php $wgSitename = 'x';\n")
-        os.symlink(outside / "LocalSettings.php", root / "LocalSettings.php")
-        os.symlink(outside / "nonexistent", root / "images")
-    return root
-
-
-def make_lock(version: str, comps: tuple[LockedComponent, ...] = ()) -> Lock:
-    return Lock(bundle=f"tarball-{version[:4]}", flavor="tarball", core_version=version, core_line=version[:4],
-                php=("8.2",), databases=("sqlite",), components=comps)
+from mwrelease.release.manifest import Manifest, check_sha256sums, verify_tree
+from tests.unit.helpers import make_core, make_lock
 
 
 CITE = LockedComponent(name="Cite", kind="extension", ref="REL1_43", ref_type="branch", commit=None, version=None,
@@ -231,9 +198,9 @@ def test_debian_layout_extensions_core_becomes_extensions(tmp_path: Path) -> Non
 
 def test_unpack_without_tarfile_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Debian bookworm's Python 3.11.2 has no tarfile filters: our own member checks must suffice."""
-    from mwrelease.release import archive
+    from mwrelease import fsutil
 
-    monkeypatch.setattr(archive, "_HAS_FILTERS", False)
+    monkeypatch.setattr(fsutil, "_HAS_FILTERS", False)
     core = make_core(tmp_path / "core", "1.43.5")
     (full,) = build_release(make_lock("1.43.5"), core, tmp_path / "out")
     unpack_verified(full.tarball, full.manifest, tmp_path / "x")

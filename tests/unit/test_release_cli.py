@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mwrelease.cli import cli
-from tests.unit.test_release import make_core, make_lock
+from tests.unit.helpers import make_core, make_lock
 
 
 def test_release_build_and_channel_publish_cli(tmp_path: Path) -> None:

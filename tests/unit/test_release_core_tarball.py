@@ -23,10 +23,10 @@ import pytest
 from click.testing import CliRunner
 
 from mwrelease.cli import cli
-from mwrelease.release.coretree import core_version_of
+from mwrelease.mwtree import core_version_of
 from mwrelease.release.manifest import Manifest
-from tests.conftest import CORES
-from tests.unit.test_release import make_core, make_lock
+from tests.helpers import CORES
+from tests.unit.helpers import make_core, make_lock
 
 VERSION = "1.43.5"
 PREFIX = f"mediawiki-{VERSION}"

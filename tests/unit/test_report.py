@@ -9,11 +9,11 @@ from mwrelease.report.seal_html import render_seal_page
 from mwrelease.runner.plan import plan
 from mwrelease.runner.results import CellResult, CheckResult, Results, lock_summary
 from mwrelease.seal import seal
-from tests.unit.test_seal import make_lock, ok_checks
+from tests.unit.helpers import make_seal_lock, ok_checks
 
 
 def sample() -> Results:
-    lock = make_lock()
+    lock = make_seal_lock()
     cells = plan(lock, cores=["1.43", "1.39"])
     bad = ok_checks() + [CheckResult(name="smoke:Poem:x", status="failed", component="Poem", blame=("Poem",),
                                      message="expected <poem>", log="<b>html & stuff</b>")]

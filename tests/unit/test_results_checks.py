@@ -1,16 +1,17 @@
-"""The parts of runner.checks that need no container: log parsing, blame, ResourceLoader error detection."""
+"""The half of the checks that needs no container (runner.logs): log parsing, blame, ResourceLoader error detection."""
 
 from __future__ import annotations
 
-from mwrelease.runner.checks import CHANNEL_LOGS, PHP_ERROR_LOG, Blamer, Manifest, log_entries, php_error_checks, rl_problem
+from mwrelease.runner.logs import (CHANNEL_LOGS, PHP_ERROR_LOG, Blamer, ComponentManifest, log_entries, php_error_checks,
+                                   rl_problem)
 from mwrelease.runner.mediawiki import SERVER_LOG
 
 NAMES = ("Cite", "MinervaNeue", "Scribunto", "ImageMap")
 MANIFESTS = {
-    "MinervaNeue": Manifest(name="MinervaNeue", kind="skin", present=True, namespaces=("MediaWiki\\Minerva\\",)),
-    "ImageMap": Manifest(name="ImageMap", kind="extension", present=True,
+    "MinervaNeue": ComponentManifest(name="MinervaNeue", kind="skin", present=True, namespaces=("MediaWiki\\Minerva\\",)),
+    "ImageMap": ComponentManifest(name="ImageMap", kind="extension", present=True,
                          namespaces=("MediaWiki\\Extension\\ImageMap\\",)),
-    "Cite": Manifest(name="Cite", kind="extension", present=True, classes=("CiteLegacy",)),
+    "Cite": ComponentManifest(name="Cite", kind="extension", present=True, classes=("CiteLegacy",)),
 }
 BLAMER = Blamer(NAMES, MANIFESTS)
 
@@ -71,8 +72,8 @@ def test_resourceloader_problem_detection() -> None:
 
 def test_blame_removed_class_and_module_files() -> None:
     manifests = {
-        "MonoBook": Manifest(name="MonoBook", kind="skin", present=True, referenced=("ResourceLoaderSkinModule",)),
-        "InputBox": Manifest(name="InputBox", kind="extension", present=True, modules=("ext.inputBox.styles",)),
+        "MonoBook": ComponentManifest(name="MonoBook", kind="skin", present=True, referenced=("ResourceLoaderSkinModule",)),
+        "InputBox": ComponentManifest(name="InputBox", kind="extension", present=True, modules=("ext.inputBox.styles",)),
     }
     b = Blamer(("MonoBook", "InputBox"), manifests)
     assert b.culprit('[x] /load.php?modules=startup   Error: Class "ResourceLoaderSkinModule" not found\n'
@@ -91,9 +92,9 @@ def test_isolated_default_blame_is_not_used_for_warnings() -> None:
 
 
 def test_dedupe_ignores_log_prefixes() -> None:
-    from mwrelease.runner.checks import LogEntry, _dedupe
+    from mwrelease.runner.logs import LogEntry, dedupe
 
     es = [LogEntry(file="x", level="deprecated", text=f"2026-11-22 02:2{i} host my_wiki: [{i:024x}] /api.php?x={i}   "
                    "PHP Deprecated: Use of A::b was deprecated") for i in range(3)]
     es.append(LogEntry(file="y", level="deprecated", text="[22-Nov] PHP Deprecated:  Use of A::b was deprecated"))
-    assert len(_dedupe(es)) == 1
+    assert len(dedupe(es)) == 1

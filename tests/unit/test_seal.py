@@ -6,25 +6,11 @@ from typing import Any
 import pytest
 
 from mwrelease.errors import ConfigError
-from mwrelease.lock import Lock, LockedComponent, Source
+from mwrelease.lock import Lock
 from mwrelease.runner.plan import lock_digest, plan
 from mwrelease.runner.results import CellResult, CheckResult, Results, lock_summary
 from mwrelease.seal import PREDICATE_TYPE, component_in_cell, seal
-
-
-def make_lock(dbs: tuple[str, ...] = ("sqlite",)) -> Lock:
-    comps = tuple(LockedComponent(name=n, kind="extension", ref="REL1_43", ref_type="bundled", commit=None,
-                                  version=None, source=Source(type="bundled"), catalog="t",
-                                  requires={"MediaWiki": ">= 1.39"}) for n in ("Cite", "Poem"))
-    return Lock(bundle="b", flavor="t", core_version="1.43.9", core_line="1.43", php=(), databases=dbs,
-                components=comps)
-
-
-def ok_checks() -> list[CheckResult]:
-    return [CheckResult(name="update.php", status="passed"), CheckResult(name="siteinfo:Cite", status="passed",
-                                                                         component="Cite"),
-            CheckResult(name="siteinfo:Poem", status="passed", component="Poem"),
-            CheckResult(name="php-errors", status="passed")]
+from tests.unit.helpers import make_seal_lock, ok_checks
 
 
 def run(lock: Lock, by_cell: dict[str, list[CheckResult]], **plan_kw: Any) -> Results:
@@ -34,13 +20,13 @@ def run(lock: Lock, by_cell: dict[str, list[CheckResult]], **plan_kw: Any) -> Re
 
 
 def test_all_pass_on_every_database_is_sealed() -> None:
-    lock = make_lock(("sqlite", "mariadb"))
+    lock = make_seal_lock(("sqlite", "mariadb"))
     (s,) = seal([run(lock, {}, dbs=["sqlite", "mariadb"])])
     assert s.verdict == "sealed" and {c.verdict for c in s.components} == {"sealed"}
 
 
 def test_missing_database_is_provisional() -> None:
-    lock = make_lock(("sqlite", "mariadb"))
+    lock = make_seal_lock(("sqlite", "mariadb"))
     (s,) = seal([run(lock, {})])
     assert s.verdict == "provisional"
     assert any("mariadb" in r for r in s.reasons)
@@ -48,7 +34,7 @@ def test_missing_database_is_provisional() -> None:
 
 
 def test_blamed_failure_fails_only_that_extension() -> None:
-    lock = make_lock()
+    lock = make_seal_lock()
     bad = ok_checks() + [CheckResult(name="smoke:Poem:x", status="failed", component="Poem", blame=("Poem",),
                                      message="expected")]
     (s,) = seal([run(lock, {"b@1.43-php8.4-sqlite": bad})])
@@ -58,7 +44,7 @@ def test_blamed_failure_fails_only_that_extension() -> None:
 
 
 def test_failure_caused_by_another_component_is_inconclusive_for_the_victim() -> None:
-    cell = plan(make_lock())[0]
+    cell = plan(make_seal_lock())[0]
     checks = ok_checks() + [CheckResult(name="load.php:Cite", status="failed", component="Cite", blame=("Poem",))]
     r = CellResult.for_cell(cell, checks)
     assert component_in_cell(r, "Cite")[0] == "inconclusive"
@@ -66,7 +52,7 @@ def test_failure_caused_by_another_component_is_inconclusive_for_the_victim() ->
 
 
 def test_unblamed_setup_failure() -> None:
-    lock = make_lock()
+    lock = make_seal_lock()
     broken = [CheckResult(name="install", status="failed", message="install.php failed"),
               CheckResult(name="siteinfo", status="skipped")]
     (s,) = seal([run(lock, {"b@1.43-php8.4-sqlite": broken})])
@@ -75,15 +61,17 @@ def test_unblamed_setup_failure() -> None:
 
 
 def test_other_lines_are_evidence_not_verdict() -> None:
-    lock = make_lock()
+    lock = make_seal_lock()
     bad = ok_checks() + [CheckResult(name="smoke:Cite:x", status="failed", component="Cite", blame=("Cite",))]
     (s,) = seal([run(lock, {"b@1.39-php8.2-sqlite": bad}, cores=["1.43", "1.39"])])
     cite = next(c for c in s.components if c.name == "Cite")
     assert cite.verdict == "sealed" and cite.other_cells == {"b@1.39-php8.2-sqlite": "failed"}
+    # the summary of other lines: Cite failed on 1.39, Poem passed there
+    assert s.other_lines() == {"1.39": {"failed": ["Cite"], "passed": ["Poem"]}}
 
 
 def test_no_cells_is_untested() -> None:
-    lock = make_lock()
+    lock = make_seal_lock()
     cells = plan(lock, php=["8.2"])  # no image: skipped-unavailable
     r = Results(cells=tuple(CellResult.for_cell(c) for c in cells), locks=(lock_summary(cells[0]),))
     (s,) = seal([r])
@@ -91,7 +79,7 @@ def test_no_cells_is_untested() -> None:
 
 
 def test_statement_is_canonical_in_toto_shape() -> None:
-    lock = make_lock()
+    lock = make_seal_lock()
     r = run(lock, {})
     (s,) = seal([r], lock_sha256=lock_digest(lock))
     raw = s.canonical()
@@ -107,4 +95,4 @@ def test_statement_is_canonical_in_toto_shape() -> None:
 
 def test_unknown_lock_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="None of the results"):
-        seal([run(make_lock(), {})], lock_sha256="0" * 64)
+        seal([run(make_seal_lock(), {})], lock_sha256="0" * 64)

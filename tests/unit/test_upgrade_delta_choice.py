@@ -11,7 +11,7 @@ from mwrelease.release.manifest import Manifest, scan_tree
 from mwrelease.upgrade.inspect import adopt_release_manifest
 from mwrelease.upgrade.plan import choose_artifact, installed_is_pristine, make_plan
 
-from tests.unit.test_upgrade_plan import IDX, MANIFESTS, ext, index, inst, manifest, release
+from tests.unit.helpers import IDX, MANIFESTS, ext, index, inst, manifest, release
 
 
 def test_choose_artifact_delta_only_from_the_installed_version_and_pristine() -> None:

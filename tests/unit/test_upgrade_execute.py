@@ -18,34 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from mwrelease.errors import ConfigError, IntegrityError, NothingToDo, UpgradeError
-from mwrelease.lock import Lock
+from mwrelease.errors import EXIT_CODES, ConfigError, IntegrityError, NothingToDo, UpgradeCancelled, UpgradeError
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
-from mwrelease.upgrade.execute import READONLY_MARK, Options, rollback, status, upgrade
+from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.inspect import inspect_wiki
+from mwrelease.upgrade.rollback import rollback
+from mwrelease.upgrade.settings import READONLY_MARK
+from mwrelease.upgrade.status import status
+from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
-FAKEMW = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade" / "fakemw"
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
-
-
-def fake_core(dest: Path, version: str) -> Path:
-    shutil.copytree(FAKEMW, dest)
-    (dest / "includes" / "Defines.php").write_text(f"<?php\ndefine( 'MW_VERSION', '{version}' );\n")
-    (dest / "composer.json").write_text(json.dumps({"require": {"php": ">=7.4"}}))
-    for name in ("Cite", "ParserFunctions"):
-        (dest / "extensions" / name).mkdir(parents=True)
-        (dest / "extensions" / name / "extension.json").write_text(json.dumps({"name": name, "version": version}))
-    (dest / "includes" / f"Only{version.replace('.', '')}.php").write_text("<?php\n")
-    return dest
-
-
-def lock(version: str) -> Lock:
-    line = version.rsplit(".", 1)[0]
-    return Lock(bundle=f"fake-{line}", flavor="tarball", core_version=version, core_line=line, php=(),
-                databases=("sqlite",), components=())
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +38,9 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("rel")
     ch = base / "channel"
     for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(lock(v), fake_core(base / f"core-{v}", v), base / "out")
+        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
         publish(full.tarball, ch)
     return ch
-
-
-def installed_wiki(www: Path, channel: Path, version: str, pages: tuple[str, ...], extra_settings: str = "") -> Path:
-    """A wiki unpacked from the channel's tarball of ``version``, with a SQLite database holding ``pages``."""
-    www.mkdir()
-    subprocess.run(["tar", "-C", str(www), "-xzf", str(channel / f"mediawiki-{version}.tar.gz")], check=True)
-    w = www / "wiki"
-    (www / f"mediawiki-{version}").rename(w)
-    data = www / "data"
-    data.mkdir()
-    db = sqlite3.connect(data / "wiki.sqlite")
-    db.execute("CREATE TABLE page (title TEXT)")
-    db.executemany("INSERT INTO page VALUES (?)", [(p,) for p in pages])
-    db.commit()
-    db.close()
-    (w / "LocalSettings.php").write_text(
-        "<?php\n$wgSitename = 'Test';\n$wgDBtype = 'sqlite';\n$wgDBname = 'wiki';\n"
-        f"$wgSQLiteDataDir = '{data}';\n{extra_settings}")
-    return w
 
 
 @pytest.fixture
@@ -189,6 +155,14 @@ def test_dry_run_changes_nothing(wiki: Path, channel: Path) -> None:
     assert not out.done and [e.fate for e in out.plan.extensions if e.name == "MyExt"] == ["kept"]
     assert_old_and_intact(wiki)
     assert not (wiki.parent / ".mwrelease").exists()
+
+
+def test_cancelled_at_the_prompt_changes_nothing_and_is_not_a_bug(wiki: Path, channel: Path) -> None:
+    with pytest.raises(UpgradeCancelled) as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: False)
+    # Exit 1 means "a bug"; a cancel has its own code, listed by `mwrelease exit-codes`.
+    assert exc.value.exit_code not in (0, 1) and "cancelled" in EXIT_CODES[exc.value.exit_code]
+    assert_old_and_intact(wiki)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -313,7 +287,7 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
     """1.35 -> 1.43 runs two stops (1.39, then 1.43), each with its own update.php, in one command."""
     ch = tmp_path / "chain-channel"
     for v in ("1.35.1", "1.39.1", "1.43.1"):
-        (full,) = build_release(lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
+        (full,) = build_release(fake_lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
         publish(full.tarball, ch)
     w = installed_wiki(tmp_path / "www", ch, "1.35.1", ("Main Page",))
     out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True), say=say, confirm=lambda p: True)
@@ -341,7 +315,7 @@ def test_rollback_refuses_when_the_backup_is_gone(wiki: Path, channel: Path) -> 
 
 def test_read_only_ends_when_its_file_goes_even_with_the_line_still_there(wiki: Path) -> None:
     # What a PHP server with opcache.validate_timestamps=0 sees: the old LocalSettings.php, the file gone.
-    from mwrelease.upgrade.execute import READONLY_FILE, readonly_off, readonly_on
+    from mwrelease.upgrade.settings import READONLY_FILE, readonly_off, readonly_on
 
     readonly_on(wiki, "upgrading")
     assert inspect_wiki(wiki, check_local_changes=False).read_only == "upgrading"

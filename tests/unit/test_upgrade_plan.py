@@ -1,60 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from mwrelease.errors import ConfigError, NothingToDo
-from mwrelease.release.channel import CHANNEL_FORMAT, ChannelIndex
-from mwrelease.release.lines import upgrades_from
-from mwrelease.release.manifest import Component, FileEntry, Manifest
-from mwrelease.upgrade.inspect import Database, Installation, InstalledExtension
 from mwrelease.upgrade.plan import make_plan
-
-
-def release(version: str, *, delta_from: str | None = None, php: str = ">= 8.1.0") -> dict[str, Any]:
-    line = version.rsplit(".", 1)[0]
-    arts: list[dict[str, Any]] = [{"kind": "full", "file": f"mediawiki-{version}.tar.gz", "sha256": "a" * 64, "size": 1}]
-    if delta_from:
-        arts.append({"kind": "delta", "from": delta_from, "file": f"mediawiki-{version}-from-{delta_from}.delta.tar.gz",
-                     "sha256": "b" * 64, "size": 1, "manifest": {"file": "d.json", "sha256": "c" * 64}})
-    return {"version": version, "php": php, "databases": ["sqlite"], "upgrades_from": upgrades_from(line),
-            "manifest": {"file": f"mediawiki-{version}.manifest.json", "sha256": "d" * 64}, "artifacts": arts}
-
-
-def index(*rels: dict[str, Any]) -> ChannelIndex:
-    lines: dict[str, Any] = {}
-    for r in rels:
-        line = r["version"].rsplit(".", 1)[0]
-        lines.setdefault(line, {"line": line, "releases": []})["releases"].append(r)
-    return ChannelIndex.from_json({"format": CHANNEL_FORMAT, "lines": lines, "signatures": []}, origin="test")
-
-
-def manifest(version: str, *comps: Component) -> Manifest:
-    return Manifest(name=f"mediawiki-{version}", core_version=version, core_line=version.rsplit(".", 1)[0],
-                    files=(FileEntry(path="index.php", sha256="0" * 64),), components=comps)
-
-
-def ext(name: str, requires: str | None = None, *, loaded: bool = True, version: str | None = "1.0",
-        kind: str = "extension") -> InstalledExtension:
-    return InstalledExtension(name=name, kind=kind, loaded=loaded, version=version, requires_mediawiki=requires,
-                              path=f"extensions/{name}")
-
-
-def inst(version: str, *exts: InstalledExtension, php: str = "8.2.7", installed: Manifest | None = None,
-         changes: tuple[str, ...] = ()) -> Installation:
-    return Installation(wiki=Path("/srv/wiki"), tree=Path("/srv/wiki"), layout="directory", core_version=version,
-                        php_version=php, db=Database(type="sqlite", name="wiki", sqlite_dir="/srv/data"),
-                        server_url="http://127.0.0.1:8080", upload_dir="/srv/wiki/images", sitename="W",
-                        extensions=exts, installed_manifest=installed, local_changes=changes, read_only=None,
-                        method="php")
-
-
-CITE43 = Component(name="Cite", kind="extension", ref="REL1_43", version="1.0.0-43")
-IDX = index(release("1.35.14"), release("1.39.10"), release("1.39.11", delta_from="1.39.10"),
-            release("1.43.4"), release("1.43.5", delta_from="1.43.4"))
-MANIFESTS = {v: manifest(v, CITE43) for v in ("1.39.11", "1.43.5", "1.43.4")}
+from tests.unit.helpers import CITE43, IDX, MANIFESTS, ext, index, inst, manifest, release
 
 
 def test_major_upgrade_keeps_compatible_extension_and_maps_bundled() -> None:

@@ -16,11 +16,13 @@ import pytest
 from mwrelease.errors import ConfigError, NothingToDo
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
-from mwrelease.upgrade.execute import Options, rollback, status, upgrade
+from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.journal import Journal, load_history, mark_history
 from mwrelease.upgrade.prune import BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, measure, plan_prune, prune
-from tests.unit.test_upgrade_execute import fake_core, installed_wiki, lock
+from mwrelease.upgrade.rollback import rollback
+from mwrelease.upgrade.status import status
+from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = ("1.39.1", "1.39.2", "1.39.3", "1.43.1")
@@ -36,7 +38,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("rel")
     ch = base / "channel"
     for v in VERSIONS:
-        (full,) = build_release(lock(v), fake_core(base / f"core-{v}", v), base / "out")
+        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
         publish(full.tarball, ch)
     return ch
 

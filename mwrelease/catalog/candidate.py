@@ -1,0 +1,156 @@
+"""What the catalog knows about one ref of one extension or skin (``Candidate``), and the catalog itself.
+
+Every source module (snapshot, trees, git) builds ``Candidate`` values from here; the package's
+``__init__`` only picks and opens sources, so that no source imports the module that imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+from mwrelease.errors import ConfigError
+
+Kind = Literal["extension", "skin"]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requires:
+    """The ``requires`` block of extension.json/skin.json, split the way VersionChecker reads it."""
+
+    mediawiki: str | None = None
+    platform: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # "php": constraint, "ext-curl": "*", "ability-shell": True
+    extensions: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    skins: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    declared: bool = False  # False: no "requires" at all -> compatibility unknown
+
+    @classmethod
+    def from_manifest(cls, requires: Any) -> Requires:
+        if not isinstance(requires, dict):
+            return cls()
+        return cls(
+            mediawiki=_str_or_none(requires.get("MediaWiki")),
+            platform=MappingProxyType(dict(requires.get("platform") or {})),
+            extensions=MappingProxyType({k: str(v) for k, v in (requires.get("extensions") or {}).items()}),
+            skins=MappingProxyType({k: str(v) for k, v in (requires.get("skins") or {}).items()}),
+            declared=True,
+        )
+
+    @property
+    def php(self) -> str | None:
+        v = self.platform.get("php")
+        return v if isinstance(v, str) else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.mediawiki is not None:
+            out["MediaWiki"] = self.mediawiki
+        if self.platform:
+            out["platform"] = dict(self.platform)
+        if self.extensions:
+            out["extensions"] = dict(self.extensions)
+        if self.skins:
+            out["skins"] = dict(self.skins)
+        return out
+
+
+def _str_or_none(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)  # identity: two refs with equal fields are still two refs
+class Candidate:
+    """One ref of one extension or skin, with what it declares."""
+
+    name: str
+    kind: Kind
+    ref: str | None
+    ref_type: str  # branch | tag | archive-tag | tree | bundled | indexed-file-version
+    commit: str | None = None
+    commit_date: str | None = None
+    version: str | None = None  # declared "version" of extension.json, verbatim
+    requires: Requires = field(default_factory=Requires)
+    composer_require: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    has_manifest: bool = True  # False: no extension.json/skin.json at this ref (legacy PHP entry point)
+    display_name: str | None = None  # extension.json "name" when it differs from the load name
+    origin: str = ""  # where this metadata was read: "snapshot:/…/Cite.json", "git:file:///…", "core:/usr/share/mediawiki"
+    repo: str | None = None  # git URL or "owner/name" where the code can be fetched
+    path: str | None = None  # local tree, for tree/core sources
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.ref or self.commit or '?'}"
+
+    @property
+    def rel_line(self) -> str | None:
+        """'1.43' for REL1_43 branches and archive tags, else None."""
+        m = re.fullmatch(r"REL(\d+)_(\d+)", self.ref or "")
+        return f"{m.group(1)}.{m.group(2)}" if m else None
+
+    @property
+    def clean_version(self) -> str | None:
+        """The declared version without MLEB's '[https://… MLEB 2023.10]' decorations."""
+        if not self.version:
+            return None
+        return self.version.split(" [", 1)[0].strip() or None
+
+
+class CatalogSource(Protocol):
+    description: str
+
+    def candidates(self) -> Iterable[Candidate]: ...
+
+
+class Catalog:
+    """All candidates from all sources, indexed by name (names are case-sensitive, as in MediaWiki)."""
+
+    def __init__(self, candidates: Iterable[Candidate], *, sources: list[str] | None = None) -> None:
+        self._by_name: dict[str, list[Candidate]] = {}
+        self._alias: dict[str, str] = {}  # extension.json "name" -> load name, for requires.extensions keys
+        for c in candidates:
+            self._by_name.setdefault(c.name, []).append(c)
+            if c.display_name and c.display_name != c.name:
+                self._alias[c.display_name] = c.name
+        self.sources = sources or []
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name, key=str.lower)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name or name in self._alias
+
+    def candidates(self, name: str) -> list[Candidate]:
+        return list(self._by_name.get(name) or self._by_name.get(self._alias.get(name, ""), []))
+
+    def all(self) -> Iterable[Candidate]:
+        for name in self.names():
+            yield from self._by_name[name]
+
+    def kind_of(self, name: str) -> Kind | None:
+        cands = self._by_name.get(name)
+        return cands[0].kind if cands else None
+
+    def close_matches(self, name: str) -> list[str]:
+        import difflib
+
+        lower = {n.lower(): n for n in self._by_name}
+        hits = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.75)
+        return [lower[h] for h in hits]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_name.values())
+
+
+def read_manifest(text: str, *, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where} is not valid JSON: {exc}.", hint="Fix the file or remove it from the catalog source.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} is not a JSON object.")
+    return data

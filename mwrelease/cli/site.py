@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import catalog_option, open_catalog, split_csv
+from mwrelease.output import Result
+
+
+@click.group("site")
+def site() -> None:
+    """The compatibility site: static HTML pages of the declared and tested matrix."""
+
+
+@site.command("build")
+@catalog_option
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory to write the site into (index.html, ext/, badges/, static/, site.json).")
+@click.option("--core", "cores", multiple=True, metavar="V1,V2,...",
+              help="Core versions (comma-separated or repeated); the lines of the results' cells are added.")
+@click.option("--php", "php", multiple=True, metavar="VERSION", help="Also check requires.platform.php against these PHP versions.")
+@click.option("--name", "names", multiple=True, metavar="NAME", help="Only these extensions/skins (repeatable).")
+@click.option("--results", "results", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Results file of `mwrelease test` (repeatable): the tested states and failing logs.")
+@click.option("--seal", "seals", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Seal statement of `mwrelease seal -o` (repeatable): verdict badges per bundle and extension.")
+@json_option
+@reporting("site build")
+def build(catalogs: tuple[str, ...], output: Path, cores: tuple[str, ...], php: tuple[str, ...], names: tuple[str, ...],
+          results: tuple[Path, ...], seals: tuple[Path, ...]) -> Result:
+    """Build the static compatibility site into OUTPUT: one row per extension with the recommended ref
+    per core line and "tested up to", a page per extension (refs x core x PHP x database, declared and
+    tested states, failing checks' logs), badges, search and filters, and a stamp naming the tool
+    version, the date and the digests of the results and seals used. Open OUTPUT/index.html.
+    """
+    from mwrelease import __version__
+    from mwrelease.catalog import Catalog
+    from mwrelease.report.site import load_results, load_seal, plan_site
+    from mwrelease.report.site_render import write_site
+
+    catalog = open_catalog(catalogs)
+    if names:
+        catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
+    loaded = load_results(results)
+    statements = [(str(p), load_seal(p)) for p in seals]
+    site_value = plan_site(catalog, split_csv(cores), php=split_csv(php), results=loaded, seals=statements,
+                           generated_by=f"mwrelease {__version__}")
+    written = write_site(site_value, output)
+    counts = {k: v for k, v in site_value.counts.items() if v}
+    text = (f"site written to {output}/index.html: {len(site_value.extensions)} extensions and skins, "
+            f"core lines {', '.join(site_value.lines)}, {len(written)} files; index cells: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return Result(data={"output": str(output), "index": str(output / "index.html"), "lines": list(site_value.lines),
+                        "extensions": len(site_value.extensions), "files": len(written), "counts": counts,
+                        "inputs": [{"path": i.path, "what": i.what, "sha256": i.digest} for i in site_value.inputs]},
+                  text=text)

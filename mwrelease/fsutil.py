@@ -1,0 +1,170 @@
+"""Small file-system helpers every room uses: the UTC time stamp, atomic writes, safe tarball unpacking.
+
+Atomic writes: the content goes to a temporary file beside the target (same folder, so same file system),
+is fsynced, and ``os.replace`` puts it in place: readers see the old file or the new one, never half of
+one, and a crash leaves at most a stray temporary file. ``durable=True`` also fsyncs the folder, so that
+the rename itself survives a power cut (the upgrade journal needs that).
+
+Safe unpacking: an archive may come from a channel, a core tarball URL or an extension's tarball; a hostile
+or broken one must never write outside the target directory. Every member is checked *before* anything is
+written: absolute paths, ``..`` components, links whose target leaves the tree, hard links, devices and fifos
+are refused with an IntegrityError. ``tarfile``'s ``data`` filter then runs as a second guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import posixpath
+import secrets
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mwrelease.errors import IntegrityError
+
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def now(fmt: str = ISO_UTC) -> str:
+    """The current UTC time, by default as ``2026-11-22T03:00:00Z`` (what every file mwrelease writes uses)."""
+    return dt.datetime.now(dt.timezone.utc).strftime(fmt)
+
+
+# --- atomic writes ---------------------------------------------------------------------------------------
+
+@contextmanager
+def replacing(path: Path, *, mode: int | None = None, durable: bool = False) -> Iterator[Path]:
+    """A fresh temporary path beside ``path``; when the block ends without an error, the file written there is
+    fsynced and renamed onto ``path``. On any error (or Ctrl-C) the temporary file is removed and ``path`` is
+    left as it was.
+
+    ``mode`` None gives the file the mode a plain ``open(path, "w")`` would (0666 less the umask); pass e.g.
+    0o644 or 0o600 to set one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _reserve_beside(path)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            if mode is not None:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if durable:
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None, durable: bool = False) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) atomically; see ``replacing``."""
+    raw = data.encode() if isinstance(data, str) else data
+    with replacing(path, mode=mode, durable=durable) as tmp:
+        tmp.write_bytes(raw)
+
+
+def _reserve_beside(path: Path) -> Path:
+    # O_EXCL with a random name: two writers of the same target (parallel cells, two publishes) never share a
+    # temporary file. Created with 0666 like open(..., "w"), so the umask decides as it would for a plain write
+    # (mkstemp's 0600 would silently make every manifest and index private).
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover - 100 random collisions
+
+
+# --- safe unpacking ----------------------------------------------------------------------------------------
+
+_HAS_FILTERS = hasattr(tarfile, "data_filter")
+
+
+def check_member(m: tarfile.TarInfo, prefix: str) -> str:
+    """The member's path relative to ``prefix``, or IntegrityError if it is unsafe to unpack."""
+    name = m.name
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise _unsafe(name, "has an absolute path")
+    norm = posixpath.normpath(name)
+    if norm == ".." or norm.startswith("../") or "/../" in f"/{name}/":
+        raise _unsafe(name, "contains '..' and would write outside the target directory")
+    if m.isdev() or m.isfifo() or not (m.isfile() or m.isdir() or m.issym()):
+        if m.islnk():
+            raise _unsafe(name, "is a hard link (releases contain none)")
+        raise _unsafe(name, "is a device, fifo or other special file")
+    root = prefix.rstrip("/")
+    if norm == ".":  # "./", the archive's own root, as `tar -C dir -c .` writes it
+        if not m.isdir():
+            raise _unsafe(name, "is not a directory but names the archive's root")
+        return ""
+    if norm != root and not norm.startswith(prefix):
+        raise _unsafe(name, f"is outside the release's top directory {prefix!r}")
+    rel = "" if norm == root else norm[len(prefix):]
+    if m.issym():
+        target = m.linkname
+        if target.startswith("/"):
+            raise _unsafe(name, f"is a symlink to the absolute path {target!r}")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+        if resolved == ".." or resolved.startswith("../"):
+            raise _unsafe(name, f"is a symlink pointing outside the tree ({target!r})")
+    return rel
+
+
+def _unsafe(name: str, why: str) -> IntegrityError:
+    return IntegrityError(f"The archive member {name!r} {why}; the archive is unsafe to unpack and nothing was "
+                          "installed from it.", hint="Do not use this artifact: download it again from the release "
+                          "channel and tell the release managers if it happens again.")
+
+
+def member_paths(archive: Path) -> list[str]:
+    """The normalised path of every member of ``archive`` ("" for its root), each checked as ``safe_extract``
+    checks it (IntegrityError for an unsafe member or an archive that cannot be read). Nothing is written."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            return [check_member(m, "") for m in tar.getmembers()]
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise IntegrityError(f"{archive} cannot be read as a tarball: {exc}.",
+                             hint="Check that it is a .tar.gz (or .tar.xz, .tar.bz2) release tarball.") from None
+
+
+def safe_extract(archive: Path, dest: Path, prefix: str = "",
+                 progress: Callable[[int], None] | None = None) -> list[str]:
+    """Unpack ``archive`` (whose members all live under ``prefix``, e.g. ``mediawiki-1.43.5/``; "" for none)
+    into ``dest`` without the prefix. Returns the relative paths of the files and links written."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            rels = [check_member(m, prefix) for m in members]  # all checked before anything is written
+            dest.mkdir(parents=True, exist_ok=True)
+            written: list[str] = []
+            for m, rel in zip(members, rels):
+                if not rel:
+                    continue
+                m.name = rel
+                if _HAS_FILTERS:
+                    tar.extract(m, dest, filter="data")
+                else:  # Python < 3.11.4 (Debian bookworm's 3.11.2): our own checks above are the guard
+                    m.mode &= 0o755
+                    tar.extract(m, dest, set_attrs=not m.issym())
+                if not m.isdir():
+                    written.append(rel)
+                if progress:
+                    progress(1)
+            return written
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
+        if isinstance(exc, tarfile.FilterError):
+            raise _unsafe(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, f"was refused ({exc})") from None
+        raise IntegrityError(f"{archive} cannot be unpacked: {exc}. The download is damaged or not a release tarball.",
+                             hint="Download it again from the release channel.") from None

@@ -1,0 +1,67 @@
+"""The tree switch: the wiki path starts serving another tree, and the journal says how to switch back.
+
+Two layouts: the wiki path is a symlink (the switch renames a temporary link over it: atomic), or the wiki
+path is the tree itself (two journaled renames: the serving tree is parked beside the wiki, the other tree
+takes its name). An upgrade parks the old tree as ``<wiki>.mwrelease-old-<version>`` (journal key "aside"),
+a rollback parks the upgraded tree as ``<wiki>.mwrelease-rolledback-<version>`` (journal key "parked").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mwrelease.errors import UpgradeError
+from mwrelease.upgrade.journal import Journal
+from mwrelease.upgrade.processes import fault
+
+
+def switch(j: Journal, wiki: Path, *, layout: str, tree: Path | str, park_as: str, park_key: str) -> None:
+    """Make ``wiki`` serve ``tree``; in the directory layout the serving tree is parked under ``park_as``
+    (made unique with the journal id), recorded in the journal under ``park_key`` before anything moves."""
+    if layout == "symlink":
+        j.set_path("link_target_before", os.readlink(wiki))
+        point_symlink(wiki, str(tree))
+        return
+    parked = wiki.with_name(park_as)
+    if parked.exists():
+        parked = parked.with_name(parked.name + f"-{j.id}")
+    j.set_path(park_key, str(parked))
+    j.data["paths"]["old_ino"] = os.stat(wiki).st_ino
+    j.data["paths"]["new_ino"] = os.stat(tree).st_ino
+    j.save()
+    # Two renames; between them the wiki path is briefly absent (microseconds). The journal has both names.
+    os.rename(wiki, parked)
+    fault("switch-between-renames", j.data["to"])
+    os.rename(tree, wiki)
+
+
+def point_symlink(link: Path, target: str) -> None:
+    tmp = link.with_name(f".{link.name}.mwrelease-link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)  # rename(2): atomic, the path always points somewhere
+
+
+def switch_back(j: Journal, wiki: Path) -> str:
+    """Undo an upgrade's ``switch`` from whatever state the journal and the file system show; returns what
+    was done."""
+    paths = j.data["paths"]
+    if j.data["layout"] == "symlink":
+        before = paths.get("link_target_before")
+        if before and wiki.is_symlink() and os.readlink(wiki) != before:
+            point_symlink(wiki, before)
+            return f"{wiki} points to {before} again"
+        return "symlink already on the old tree"
+    aside = Path(paths["aside"]) if paths.get("aside") else None
+    new_tree = Path(paths["new_tree"])
+    if aside is None or not aside.exists():
+        return "the old tree was never moved"
+    if wiki.exists():
+        if os.stat(wiki).st_ino == paths.get("old_ino"):
+            return "the old tree is in place"
+        if new_tree.exists():
+            raise UpgradeError(f"Both {wiki} and {new_tree} exist while the old tree is at {aside}; not guessing.")
+        os.rename(wiki, new_tree)
+    os.rename(aside, wiki)
+    return f"{wiki} is the old tree again"
