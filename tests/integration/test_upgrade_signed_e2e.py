@@ -69,7 +69,7 @@ def pristine(server: Any) -> dict[str, Any]:
 
 def test_untrusted_then_tampered_signed_channel_is_refused(server: Any, pristine: dict[str, Any]) -> None:
     server.reset()
-    r = server.upgrade()
+    r = server.upgrade(allow_unsigned=False)
     assert r.exit_code == 8, r.output[-3000:]
     assert "is not trusted on this computer yet: run `mwrelease channel trust /srv/channel --root-sha256 HEX`" \
         in envelope(r)["errors"][0]["message"]
@@ -81,7 +81,7 @@ def test_untrusted_then_tampered_signed_channel_is_refused(server: Any, pristine
               "printf 'X' | dd of=$f bs=1 seek=5000000 conv=notrunc status=none")
     t = server.mwrelease("channel", "trust", tampered, "--root-sha256", server.root_sha256)
     assert t.exit_code == 0, t.output[-3000:]  # the metadata verifies: only the artifact was changed
-    r = server.upgrade(channel=tampered)
+    r = server.upgrade(channel=tampered, allow_unsigned=False)
     assert r.exit_code == 8, r.output[-3000:]
     assert f"{art} differs from the file the SIG signed" in envelope(r)["errors"][0]["message"]
     assert_unchanged(server, pristine)
@@ -92,10 +92,10 @@ def test_upgrade_from_the_signed_channel(server: Any, pristine: dict[str, Any]) 
     t = server.mwrelease("channel", "trust", "/srv/channel", "--root-sha256", server.root_sha256)
     assert t.exit_code == 0, t.output[-3000:]
     assert "SIG members: alice, bob, carol; 2 approvals per release" in t.output
-    dry = server.upgrade("--dry-run")
+    dry = server.upgrade("--dry-run", allow_unsigned=False)
     assert dry.exit_code == 0, dry.output[-3000:]
     assert "approved by bob, carol" in dry.output
-    r = server.upgrade()
+    r = server.upgrade(allow_unsigned=False)
     assert r.exit_code == 0, r.output[-4000:]
     assert_upgraded(server, pristine)
     st = envelope(server.mwrelease("status", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--json"))

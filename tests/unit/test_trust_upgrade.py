@@ -16,30 +16,12 @@ from typing import Iterator
 import pytest
 
 from mwrelease.errors import TrustError
-from mwrelease.lock import Lock
 from mwrelease.release.build import build_release
 from mwrelease.trust.client import TrustedChannel, approval_note, open_channel, trust_channel
 from tests.trust_channel import LoopbackServer, SigChannel
+from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
-FAKEMW = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade" / "fakemw"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def fake_core(dest: Path, version: str) -> Path:
-    shutil.copytree(FAKEMW, dest)
-    (dest / "includes" / "Defines.php").write_text(f"<?php\ndefine( 'MW_VERSION', '{version}' );\n")
-    (dest / "composer.json").write_text(json.dumps({"require": {"php": ">=7.4"}}))
-    for name in ("Cite", "ParserFunctions"):
-        (dest / "extensions" / name).mkdir(parents=True)
-        (dest / "extensions" / name / "extension.json").write_text(json.dumps({"name": name, "version": version}))
-    (dest / "includes" / f"Only{version.replace('.', '')}.php").write_text("<?php\n")
-    return dest
-
-
-def lock(version: str) -> Lock:
-    line = version.rsplit(".", 1)[0]
-    return Lock(bundle=f"fake-{line}", flavor="tarball", core_version=version, core_line=line, php=(),
-                databases=("sqlite",), components=())
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +29,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("rel")
     out = {}
     for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(lock(v), fake_core(base / f"core-{v}", v), base / f"out-{v}")
+        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / f"out-{v}")
         out[v] = full.tarball
     return out
 
@@ -118,3 +100,121 @@ def test_tampered_sig_made_channel_is_refused(signed: SigChannel, served: str, t
     with pytest.raises(TrustError, match="mediawiki-1.43.1.tar.gz differs from the file the SIG signed"):
         tc.download(rel.full(), tmp_path / "dl")
     assert not (tmp_path / "dl" / "mediawiki-1.43.1.tar.gz").exists()
+
+
+# --- `mwrelease upgrade` and `status` on a stand-in wiki from the signed channel --------------------------------
+
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
+
+
+def stand_in_wiki(www: Path, tarball: Path, version: str) -> Path:
+    """The stand-in wiki of the upgrade tests, unpacked from the release tarball of ``version``."""
+    return installed_wiki(www, tarball.parent, version, ("Main Page",))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mwrelease", *args], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ), timeout=300)
+
+
+def untouched(wiki: Path) -> bool:
+    from mwrelease.upgrade.inspect import inspect_wiki
+
+    return (inspect_wiki(wiki).core_version == "1.39.1" and (wiki / "includes" / "Only1391.php").exists()
+            and not [p for p in wiki.parent.iterdir() if "mwrelease-new" in p.name])
+
+
+@needs_php
+def test_upgrade_and_status_from_the_signed_channel(signed: SigChannel, served: str, releases: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    wiki = stand_in_wiki(tmp_path / "www", releases["1.39.1"], "1.39.1")
+    up = ("upgrade", "--wiki", str(wiki), "--channel", served, "--line", "1.43", "--no-http-check")
+    r = cli(*up, "--dry-run", "--json")
+    assert r.returncode == 8 and "is not trusted on this computer yet" in r.stdout
+    assert cli("channel", "trust", served, "--root-sha256", signed.root_sha256()).returncode == 0
+    r = cli(*up, "--dry-run", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    plan = json.loads(r.stdout)["data"]["plan"]
+    assert plan["approvals"] == ["1.43.1: approved by bob, carol (2 of 3 SIG members, 2 required; targets metadata "
+                                 "v2); seal verdict unsealed (seal overridden: test channel: the release was not "
+                                 "sealed)"]
+    r = cli(*up, "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "release 1.43.1: approved by bob, carol" in r.stderr  # the plan, as the admin saw it
+    from mwrelease.upgrade.inspect import inspect_wiki
+    assert inspect_wiki(wiki).core_version == "1.43.1"
+    st = json.loads(cli("status", "--wiki", str(wiki), "--channel", served, "--json").stdout)
+    assert st["data"]["channel"]["signed"] is True and st["data"]["channel"]["update_available"] is False
+
+
+@needs_php
+@pytest.mark.parametrize("attack", ["tampered-artifact", "expired-timestamp", "one-approval"])
+def test_upgrade_from_an_attacked_signed_channel_is_refused(signed: SigChannel, served: str,
+                                                            releases: dict[str, Path], tmp_path: Path,
+                                                            attack: str) -> None:
+    wiki = stand_in_wiki(tmp_path / "www", releases["1.39.1"], "1.39.1")
+    assert cli("channel", "trust", served, "--root-sha256", signed.root_sha256()).returncode == 0
+    if attack == "tampered-artifact":
+        art = signed.target_file("mediawiki-1.43.1.tar.gz")
+        data = bytearray(art.read_bytes())
+        data[len(data) // 3] ^= 0x20
+        art.write_bytes(bytes(data))
+        sentence = "mediawiki-1.43.1.tar.gz differs from the file the SIG signed"
+    elif attack == "expired-timestamp":
+        import datetime as dt
+
+        from tuf.api.metadata import Metadata
+        ts_path = signed.dir / "metadata" / "timestamp.json"
+        ts = Metadata.from_bytes(ts_path.read_bytes())
+        ts.signed.version += 1
+        ts.signed.expires = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+        ts.signatures.clear()
+        ts.sign(signed.online)
+        ts_path.write_bytes(ts.to_bytes())
+        sentence = "timestamp metadata expired on 2026-12-01 00:00 UTC: the channel is frozen"
+    else:
+        # a third release that only one member approved, pushed by whoever holds the online key
+        from tuf.api.metadata import Metadata, MetaFile
+        meta = signed.dir / "metadata"
+        t = Metadata.from_bytes((meta / "2.targets.json").read_bytes())
+        t.signed.version = 3
+        fields = dict(t.signed.targets["mediawiki-1.43.1.tar.gz"].unrecognized_fields["custom"]["mwrelease"])
+        t.signed.targets["mediawiki-1.43.1.tar.gz"].unrecognized_fields["custom"]["mwrelease"] = \
+            {**fields, "version": "1.43.66"}
+        t.signatures.clear()
+        t.sign(signed.members["alice"])
+        (meta / "3.targets.json").write_bytes(t.to_bytes())
+        snap = Metadata.from_bytes((meta / "2.snapshot.json").read_bytes())
+        snap.signed.version = 3
+        snap.signed.meta["targets.json"] = MetaFile(version=3)
+        snap.signatures.clear()
+        snap.sign(signed.online)
+        (meta / "3.snapshot.json").write_bytes(snap.to_bytes())
+        ts = Metadata.from_bytes((meta / "timestamp.json").read_bytes())
+        ts.signed.version += 1
+        ts.signed.snapshot_meta = MetaFile(version=3)
+        ts.signatures.clear()
+        ts.sign(signed.online)
+        (meta / "timestamp.json").write_bytes(ts.to_bytes())
+        sentence = "release 1.43.66 (targets metadata v3) has 1 of 2 required SIG approvals"
+    r = cli("upgrade", "--wiki", str(wiki), "--channel", served, "--line", "1.43", "--no-http-check", "--yes")
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert sentence in r.stderr and "Traceback" not in r.stderr
+    assert untouched(wiki)
+
+
+@needs_php
+def test_allow_unsigned_reads_an_old_channel_with_a_loud_warning(releases: dict[str, Path], tmp_path: Path) -> None:
+    from mwrelease.release.channel import publish
+
+    plain = tmp_path / "plain"
+    for v in ("1.39.1", "1.43.1"):
+        publish(releases[v], plain)
+    wiki = stand_in_wiki(tmp_path / "www", releases["1.39.1"], "1.39.1")
+    args = ("upgrade", "--wiki", str(wiki), "--channel", str(plain), "--line", "1.43", "--no-http-check", "--dry-run")
+    r = cli(*args)
+    assert r.returncode == 8 and "is not signed" in r.stderr and "--allow-unsigned" in r.stderr
+    r = cli(*args, "--allow-unsigned")
+    assert r.returncode == 0, r.stderr
+    assert "WITHOUT signature verification" in r.stderr
+    assert "UNSIGNED channel, nobody's approval was verified" in r.stderr + r.stdout
