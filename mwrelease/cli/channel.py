@@ -102,7 +102,9 @@ def show(location: str) -> Result:
         rows = signed_show(Path(location))
         text = "\n".join(f"{r['line']:6} {r['version']:10} {str(r['verdict']):12} approved by "
                          f"{', '.join(r['approved_by']) or '?'} (targets v{r['targets_version']})"
-                         + (f"  override: {r['override_reason']}" if r["override_reason"] else "") for r in rows)
+                         + (f"  override: {r['override_reason']}" if r["override_reason"] else "")
+                         + "".join(f"\n{'':18}{o['member']} overrode the seal: {o['reason']}" for o in r["overrides"])
+                         for r in rows)
         return Result(data={"releases": rows}, text=text or "(no releases)")
 
     idx = ChannelClient(location).index()

@@ -105,9 +105,11 @@ def propose(release_dir: Path | None, channel_dir: Path, version: str | None, se
 
 @release.command("review")
 @click.argument("proposal", type=click.Path(exists=True, path_type=Path))
+@click.option("--channel", "channel_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Compute the changes since the previous release from this channel's signed metadata.")
 @json_option
 @reporting("release review")
-def review(proposal: Path) -> Result:
+def review(proposal: Path, channel_dir: Path | None) -> Result:
     """Show what a member is about to approve: components with refs and commits, changes since the line's
     previous release, the seal verdict per component and the cells it rests on, approvals so far.
 
@@ -116,7 +118,7 @@ def review(proposal: Path) -> Result:
     """
     from mwrelease.trust.review import review as do_review
 
-    data = do_review(proposal)
+    data = do_review(proposal, channel_dir)
     from mwrelease.trust.review import render
 
     return Result(data=data, text=lambda: render(data))

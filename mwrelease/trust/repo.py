@@ -822,6 +822,12 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, An
     _write_atomic(channel.meta / f"{version}.targets.json", targets_bytes)
     sv, tsv = _write_snapshot_and_timestamp(channel, version, targets_bytes, online)
     approvers = [key_name(k) for k in result.signed.values()]
+    # The members' approval notes (DSSE, signed by each member; override reasons) go public beside the
+    # metadata: not TUF targets (they come after the signed bytes), but each verifiable on its own.
+    for kid in result.signed:
+        note = p.dir / "signatures" / f"{kid}.approval.json"
+        if note.is_file():
+            _write_atomic(channel.dir / "approvals" / str(version) / note.name, note.read_bytes())
     record = {"published": now().isoformat(), "targets_version": version, "approved_by": approvers}
     (p.dir / "published.json").write_text(json.dumps(record, indent=1) + "\n")
     return {"release": p.release, "targets_version": version, "snapshot_version": sv, "timestamp_version": tsv,
@@ -909,8 +915,26 @@ def show(channel_dir: Path) -> list[dict[str, Any]]:
         tf = targets.signed.targets.get(full)
         custom = (tf.unrecognized_fields.get("custom", {}).get(CUSTOM_KEY, {}) if tf else {}) or {}
         tv = first_version.get(full)
-        out.append({"line": r.line, "version": r.version, "artifact": full, "verdict": custom.get("verdict"),
+        out.append({"overrides": _overrides(channel, tv, keys) if tv else [], "line": r.line, "version": r.version, "artifact": full, "verdict": custom.get("verdict"),
                     "override_reason": custom.get("override_reason"), "targets_version": tv,
                     "approved_by": approvers_of.get(tv, []) if tv else [], "upgrades_from": list(r.upgrades_from)})
     return out
 
+
+def _overrides(channel: Channel, targets_version: int, keys: dict[str, Any]) -> list[dict[str, str]]:
+    """Override reasons of the members who approved a targets version (their signed approval notes)."""
+    from mwrelease.trust.dsse import APPROVAL_PREDICATE, verify_envelope
+
+    out = []
+    for note in sorted((channel.dir / "approvals" / str(targets_version)).glob("*.approval.json")):
+        key = keys.get(note.name.split(".")[0])
+        if key is None:
+            continue
+        try:
+            statement, _ = verify_envelope(note, [key], predicate_type=APPROVAL_PREDICATE)
+        except (IntegrityError, ConfigError):
+            continue  # a note that does not verify is not shown
+        reason = statement.get("predicate", {}).get("override_reason")
+        if reason:
+            out.append({"member": key_name(key), "reason": str(reason)})
+    return out

@@ -10,8 +10,11 @@ from mwrelease.trust.keys import key_name
 from mwrelease.trust.repo import INDEX_TARGET, load_proposal, target_changes, verification
 
 
-def review(path: Path) -> dict[str, Any]:
+def review(path: Path, channel_dir: Path | None = None) -> dict[str, Any]:
+    """What PROPOSAL asks members to sign. With ``channel_dir``, the changes since the line's previous release
+    are computed from the channel's signed metadata instead of taken from proposal.json (which nobody signs)."""
     from mwrelease.release.manifest import Manifest
+    from mwrelease.trust.repo import Channel, _changes, _check_same_channel, _previous_release
 
     p = load_proposal(path)  # every staged file is checked against the staged targets here
     rel = p.release or {}
@@ -37,6 +40,14 @@ def review(path: Path) -> dict[str, Any]:
         comps.append({"name": c.name, "kind": c.kind, "version": c.version, "ref": c.ref, "commit": c.commit,
                       "source": c.source, "verdict": sc.get("verdict", "not in the seal" if seal else "unsealed"),
                       "cells": sc.get("cells", {}), "reasons": sc.get("reasons", [])})
+    changes = rel.get("changes", [])
+    changes_from = "proposal.json"
+    if channel_dir is not None and manifest is not None:
+        channel = Channel(channel_dir)
+        _check_same_channel(p, channel)
+        prev = _previous_release(channel, channel.targets(), manifest.core_line, manifest.core_version)
+        changes = _changes(prev["manifest"] if prev else None, manifest)
+        changes_from = f"the channel {channel_dir}"
     res = verification(p.root.signed, p)
     staged = []
     for name, tf in sorted(p.targets.signed.targets.items()):
@@ -58,7 +69,7 @@ def review(path: Path) -> dict[str, Any]:
         "expires": p.targets.signed.expires.isoformat(),
         "release": {k: rel.get(k) for k in ("version", "line", "bundle", "verdict", "override_reason", "lock_sha256",
                                             "seal_sha256", "seal_signer", "previous", "deltas")} if rel else None,
-        "components": comps, "changes": rel.get("changes", []),
+        "components": comps, "changes": changes, "changes_from": changes_from,
         "seal": {"verdict": pred.get("verdict"), "reasons": pred.get("reasons", []), "cells": cells,
                  "policy": (pred.get("policy") or {}).get("name")} if seal else None,
         "staged_files": staged, "targets": target_changes(p),
@@ -94,7 +105,7 @@ def render(d: dict[str, Any]) -> str:
                 if isinstance(cell, dict) else str(cell)
             out.append(f"  {cid}: {desc}")
     if d["changes"]:
-        out.append("changes since the previous release:")
+        out.append(f"changes since the previous release (from {d['changes_from']}):")
         for ch in d["changes"]:
             if ch["change"] == "updated" and ch["component"] == "core":
                 out.append(f"  core {ch['from']} -> {ch['to']}")

@@ -319,6 +319,13 @@ def test_propose_review_approve_publish_show(run_cli: Run, k: Keys, tmp_path: Pa
     assert set(cite_row["cells"]) <= set(d["seal"]["cells"])
     text = run_cli("release", "review", str(p2)).stdout
     assert "core 1.43.4 -> 1.43.5" in text and "approvals: 0 of 2" in text
+    # proposal.json is not signed: with --channel the changes come from the channel's signed metadata
+    doc = json.loads((p2 / "proposal.json").read_text())
+    doc["release"]["changes"] = []
+    (p2 / "proposal.json").write_text(json.dumps(doc))
+    assert json.loads(run_cli("release", "review", str(p2), "--json").stdout)["data"]["changes"] == []
+    d2 = json.loads(run_cli("release", "review", str(p2), "--channel", str(channel), "--json").stdout)["data"]
+    assert d2["changes"] == d["changes"] and d2["changes_from"].startswith("the channel")
     st = json.loads(run_cli("sig", "status", "--channel", str(channel), "--json").stdout)["data"]
     assert st["pending"] == [] and st["targets"]["version"] == 1  # p2 lives outside the channel's proposals/
     approve(run_cli, k, p2, "carol", "alice")
@@ -459,6 +466,8 @@ def test_unsealed_release_needs_an_override(run_cli: Run, k: Keys, tmp_path: Pat
     assert publish_cli(run_cli, k, p, channel).returncode == 0
     shown = json.loads(run_cli("channel", "show", str(channel), "--json").stdout)["data"]["releases"]
     assert shown[0]["verdict"] == "failed"
+    assert {o["member"] for o in shown[0]["overrides"]} == {"alice", "bob"}
+    assert "alice overrode the seal: Cite smoke test is flaky" in run_cli("channel", "show", str(channel)).stdout
 
 
 def test_seal_of_another_lock_or_signer_is_refused(run_cli: Run, k: Keys, tmp_path: Path, channel: Path,
