@@ -9,36 +9,24 @@ Needs the Docker engine and the core images (ci/prepare-machine.sh); skipped oth
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"))
-
-from harness import assert_unchanged, assert_upgraded, envelope  # noqa: E402
+# harness is tests/fixtures/upgrade/harness.py, on sys.path through tests/integration/conftest.py.
+from harness import assert_unchanged, assert_upgraded, envelope
+from mwrelease.runner.engine import Engine
+from tests.integration.helpers import need_images
+from tests.trust_channel import SigChannel
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mwrelease.errors import EngineError
-
-    try:
-        from mwrelease.runner.engine import Engine
-
-        engine = Engine.connect()
-    except EngineError as exc:
-        pytest.skip(f"no container engine: {exc.message}")
+def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import harness
 
-    from tests.trust_channel import SigChannel
-
-    for image in (harness.OLD_IMAGE, harness.NEW_IMAGE):
-        if engine.image(image) is None:
-            pytest.skip(f"core image {image} is missing (run ci/prepare-machine.sh)")
+    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE)
     plain, old_v, new_v = harness.build_artifacts(engine)
     # The SIG's side on the host: a signed channel holding both releases, each approved by 2 of 3 members.
     # The old layout's files stay at the top too, because the harness unpacks the 1.39 wiki from
