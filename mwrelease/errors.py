@@ -75,6 +75,13 @@ class IntegrityError(MwreleaseError):
     kind = "integrity"
 
 
+class TrustError(IntegrityError):
+    """A channel's signed (TUF) metadata refuses what was served: bad or too few signatures, expired, rolled back,
+    mixed versions, a file longer or other than signed, malformed metadata, or a channel not trusted yet."""
+
+    kind = "trust"
+
+
 class UpgradeError(MwreleaseError):
     """An upgrade step failed; the wiki was restored to its previous state."""
 

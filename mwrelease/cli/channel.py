@@ -111,3 +111,12 @@ def show(location: str) -> Result:
     lines = [f"{r.line:6} {r.version:10} php {r.php or '?':10} from {','.join(r.upgrades_from)}  "
              f"{', '.join(a.file for a in r.artifacts)}" for r in idx.releases]
     return Result(data=idx.raw, text="\n".join(lines) or "(no releases)")
+
+
+def _attach_admin_commands() -> None:
+    from mwrelease.cli.channel_trust import trust
+
+    channel.add_command(trust)
+
+
+_attach_admin_commands()

@@ -22,6 +22,10 @@ reload_option = click.option("--reload-command", metavar="CMD",
                              help="Shell command run after the switch (and after a switch back), e.g. "
                                   "'systemctl reload php8.2-fpm': PHP keeps APCu and opcache across requests. "
                                   "$MWRELEASE_PHP names the PHP that serves the wiki from then on.")
+unsigned_option = click.option("--allow-unsigned", is_flag=True,
+                               help="Read a channel that is not signed (or not trusted with `mwrelease channel trust`) "
+                                    "WITHOUT verification: whoever controls it decides what runs on the wiki. Only for "
+                                    "old unsigned channels; a trusted channel is always verified.")
 
 
 def _say(msg: str) -> None:
@@ -62,11 +66,12 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
                    "--reload-command gets that PHP as $MWRELEASE_PHP to switch the web server.")
 @state_option
 @click.option("--no-http-check", is_flag=True, help="Health-check through PHP only (a wiki with no reachable URL).")
+@unsigned_option
 @json_option
 @reporting("upgrade")
 def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run: bool, yes: bool,
             disable_incompatible: bool, url: str | None, reload_command: str | None, php: tuple[str, ...],
-            state_dir: Path | None, no_http_check: bool) -> Result:
+            state_dir: Path | None, no_http_check: bool, allow_unsigned: bool) -> Result:
     """Upgrade a tarball-installed wiki to a release from a channel, with one command.
 
     Inspects the wiki, shows the plan (target, each extension's fate, intermediate stops, read-only
@@ -75,10 +80,14 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     old tree and database. A killed run is rolled back by the next `upgrade` or `rollback`.
 
     \b
+    A signed channel is verified with TUF against the anchor recorded by `mwrelease channel trust`
+    (K SIG members' approval, expiry, rollback, every file's length and sha256); the plan names who approved.
+
+    \b
     Exit codes: 0 upgraded (or plan shown); 3 bad option or an incompatible extension (nothing changed);
-    4 channel unreachable (nothing changed); 8 artifact does not verify (nothing changed);
-    9 a step failed and the wiki was restored to its old version; 10 nothing to do; 11 cancelled at the
-    confirmation prompt (nothing changed); 130 interrupted.
+    4 channel unreachable (nothing changed); 8 the channel or an artifact does not verify, or the channel is not
+    trusted yet (nothing changed); 9 a step failed and the wiki was restored to its old version; 10 nothing to
+    do; 11 cancelled at the confirmation prompt (nothing changed); 130 interrupted.
     """
     from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
     from mwrelease.upgrade.plan import Plan
@@ -95,7 +104,7 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php[0], newer_php=tuple(php[1:]),
                    state_dir=state_dir,
                    disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check,
-                   reload_command=reload_command)
+                   reload_command=reload_command, allow_unsigned=allow_unsigned)
     outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
     if dry_run:
         return Result(data=outcome.to_json(), text=outcome.plan.render() + "\n(dry run: nothing was changed)")
@@ -135,13 +144,14 @@ def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, 
 @click.option("--channel", help="Also say whether the channel has a newer release.")
 @php_option
 @state_option
+@unsigned_option
 @json_option
 @reporting("status")
-def status(wiki: Path, channel: str | None, php: str, state_dir: Path | None) -> Result:
+def status(wiki: Path, channel: str | None, php: str, state_dir: Path | None, allow_unsigned: bool) -> Result:
     """Show the wiki's version, extensions, last upgrades and backups, and newer releases."""
     from mwrelease.upgrade.status import status as do_status
 
-    data = do_status(wiki, state_dir=state_dir, channel=channel, php=php)
+    data = do_status(wiki, state_dir=state_dir, channel=channel, php=php, allow_unsigned=allow_unsigned, warn=_say)
     return Result(data=data, text=lambda: _render_status(data))
 
 
@@ -163,6 +173,8 @@ def _render_status(d: dict[str, Any]) -> str:
     for b in d["backups"]:
         out.append(f"  backup: {b}")
     c = d["channel"]
+    if c and not c.get("signed", True):
+        out.append("  channel: UNSIGNED, read without verification (--allow-unsigned)")
     if c:
         if c["update_available"]:
             out.append(f"  update available: {c['newest_on_line']} (mwrelease upgrade --wiki ... --channel {c['location']})")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from mwrelease.errors import ConfigError, UpgradeCancelled
-from mwrelease.release.channel import ChannelClient, ChannelIndex
+from mwrelease.release.channel import ChannelIndex
+from mwrelease.trust.client import ChannelReader, approval_note, open_channel
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.inspect import Installation, adopt_release_manifest, inspect_wiki, php_version
 from mwrelease.upgrade.journal import Journal, state_dir_for
@@ -43,6 +44,7 @@ class Options:
     skip_http: bool = False
     update_timeout: float = 3600.0
     reload_command: str | None = None  # e.g. "systemctl reload php8.2-fpm": run after every switch
+    allow_unsigned: bool = False  # read a channel nobody trusted without verification (loudly warned)
 
 
 @dataclass(kw_only=True)
@@ -60,7 +62,7 @@ class Outcome:
 class Prepared:
     inst: Installation
     plan: Plan
-    client: ChannelClient
+    client: ChannelReader
     index: ChannelIndex
     recovered: dict[str, Any] | None
 
@@ -73,7 +75,9 @@ def prepare(opts: Options, say: Say) -> Prepared:
     inst = inspect_wiki(opts.wiki, php=opts.php)
     if inst.read_only and READONLY_FILE not in (inst.tree / "LocalSettings.php").read_text(errors="replace"):
         say(f"note: the wiki is read-only by its own setting ({inst.read_only})")
-    client = ChannelClient(opts.channel)
+    # A trusted (signed) channel is read through TUF: every file length- and hash-checked against the targets
+    # metadata K SIG members signed. An unsigned or untrusted one is refused, unless --allow-unsigned.
+    client = open_channel(opts.channel, allow_unsigned=opts.allow_unsigned, warn=say)
     index = client.index()
     # The target and the stops are chosen once; the plan needs each stop's manifest (components).
     route = find_route(inst.core_version, index, to=opts.to, line=opts.line)
@@ -85,6 +89,7 @@ def prepare(opts: Options, say: Say) -> Prepared:
         inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
     plan = make_plan(inst, index, manifests, route=route, disable_incompatible=opts.disable_incompatible,
                      database_bytes=bk.database_size(inst.db), php_versions=php_versions(opts, inst))
+    plan = replace(plan, approvals=tuple(approval_note(client, s.version, s.artifact)["text"] for s in plan.stops))
     if plan.switches_php and not opts.reload_command and not opts.dry_run:
         switch = next(s for s in plan.stops if s.php != opts.php)
         raise ConfigError(f"MediaWiki {switch.version} runs on {switch.php} (PHP {switch.php_version}), not on the "

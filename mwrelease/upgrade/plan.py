@@ -63,6 +63,7 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
     php: str = "php"  # the PHP that runs the wiki before the upgrade
     php_version: str = ""
+    approvals: tuple[str, ...] = ()  # per stop: who approved it (signed channel), or that nobody's approval was checked
 
     @property
     def switches_php(self) -> bool:
@@ -76,7 +77,7 @@ class Plan:
         return {"from": self.from_version, "target": self.target, "stops": [s.to_json() for s in self.stops],
                 "extensions": [e.to_json() for e in self.extensions], "database": self.database,
                 "estimated_read_only_seconds": self.estimated_read_only_seconds, "warnings": list(self.warnings),
-                "php": self.php, "php_version": self.php_version}
+                "php": self.php, "php_version": self.php_version, "approvals": list(self.approvals)}
 
     def render(self) -> str:
         lines = [f"Upgrade plan: MediaWiki {self.from_version} -> {self.target}"]
@@ -91,6 +92,8 @@ class Plan:
                 lines.append(f"    PHP switches here: {php} -> {s.php} (PHP {s.php_version}); update.php runs with it "
                              "and the reload command gets it as $MWRELEASE_PHP")
                 php = s.php
+        for a in self.approvals:
+            lines.append(f"  release {a}")
         lines.append(f"  database: {self.database}")
         lines.append(f"  expected read-only window: about {self.estimated_read_only_seconds} s")
         lines.append("  loaded extensions and skins:")

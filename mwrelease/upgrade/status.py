@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mwrelease.release.channel import ChannelClient
+from mwrelease.trust.client import open_channel
 from mwrelease.release.lines import version_key
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.journal import Journal, read_history, state_dir_for
 
 
-def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php") -> dict[str, Any]:
+def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php", allow_unsigned: bool = False,
+           warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     wiki = Path(os.path.abspath(wiki))
     state = state_dir_for(wiki, state_dir)
     inst = inspect_wiki(wiki, php=php)
@@ -26,10 +28,11 @@ def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str 
                                        for h in history[-10:]],
                            "backups": backups, "channel": None}
     if channel:
-        idx = ChannelClient(channel).index()
+        reader = open_channel(channel, allow_unsigned=allow_unsigned, warn=warn)
+        idx = reader.index()
         same = idx.newest(inst.core_line)
         newest = idx.newest()
-        out["channel"] = {"location": channel,
+        out["channel"] = {"location": channel, "signed": not isinstance(reader, ChannelClient),
                           "newest_on_line": same.version if same else None,
                           "newest": newest.version if newest else None,
                           "update_available": bool(same and same.version != inst.core_version and

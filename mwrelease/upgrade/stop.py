@@ -30,7 +30,8 @@ from typing import Any, Callable, Iterator, NoReturn
 from mwrelease.errors import ConfigError, IntegrityError, MwreleaseError, SourceError, UpgradeError
 from mwrelease.fsutil import now
 from mwrelease.release.archive import unpack_verified
-from mwrelease.release.channel import ArtifactRef, ChannelClient, ReleaseEntry
+from mwrelease.release.channel import ArtifactRef, ReleaseEntry
+from mwrelease.trust.client import ChannelReader
 from mwrelease.release.manifest import Manifest
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import Health, check_health
@@ -55,7 +56,7 @@ class StopRun:
     rel: ReleaseEntry
     inst: Installation
     plan: Plan
-    client: ChannelClient
+    client: ChannelReader  # TUF-verified (or, with --allow-unsigned, the unsigned ChannelClient)
     state: Path
     wiki: Path
     journal: Journal

@@ -41,7 +41,7 @@ def chain(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Any]:
 
 
 def _upgrade(s: Any, *php: str, env: dict[str, str] | None = None) -> Any:
-    return s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
+    return s.mwrelease("upgrade", "--allow-unsigned", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
                        "--json", "--reload-command", "mwr-restart-server", *(a for p in php for a in ("--php", p)),
                        env=env)
 

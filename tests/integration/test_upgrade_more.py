@@ -68,7 +68,7 @@ def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any
     assert delta["from"] == OLD
 
     def upgrade(channel: str) -> Any:
-        return s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", channel, "--to", NEW, "--yes", "--json",
+        return s.mwrelease("upgrade", "--allow-unsigned", "--wiki", "/var/www/wiki", "--channel", channel, "--to", NEW, "--yes", "--json",
                            "--reload-command", "mwr-restart-server")
 
     # A tampered delta (one byte changed, index unchanged): refused before anything changes.
@@ -208,7 +208,7 @@ def test_disk_filling_up_mid_upgrade_restores_the_wiki(small_disk: Any, when: st
     before = s.snapshot()
     s.c.put_files("/usr/local/bin", {"mwr-fill-disk": FILL_DISK.encode()}, mode=0o755)
     s.sh(f"echo {call} > /srv/fill-armed && rm -f /srv/fill-free")
-    r = s.mwrelease("upgrade", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
+    r = s.mwrelease("upgrade", "--allow-unsigned", "--wiki", "/var/www/wiki", "--channel", "/srv/channel", "--line", "1.43", "--yes",
                     "--json", "--reload-command", "mwr-restart-server && mwr-fill-disk")
     assert s.sh("cat /srv/fill-free", check=False).stdout.strip() == "0", "the disk was never filled"
     assert r.exit_code == 9, r.output[-4000:]

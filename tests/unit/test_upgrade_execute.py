@@ -56,7 +56,7 @@ def wiki(tmp_path: Path, channel: Path) -> Path:
 
 
 def opts(wiki: Path, channel: Path, **kw: object) -> Options:
-    return Options(wiki=wiki, channel=str(channel), line="1.43", skip_http=True, **kw)  # type: ignore[arg-type]
+    return Options(wiki=wiki, channel=str(channel), line="1.43", skip_http=True, allow_unsigned=True, **kw)  # type: ignore[arg-type]
 
 
 def pages(wiki: Path) -> list[str]:
@@ -105,7 +105,7 @@ def test_upgrade_then_rollback(wiki: Path, channel: Path) -> None:
     assert READONLY_MARK not in (wiki / "LocalSettings.php").read_text()
     assert (wiki.parent / "wiki.mwrelease-old-1.39.1" / "includes" / "Only1391.php").exists()
     assert inst.local_changes == ()
-    st = status(wiki, state_dir=None, channel=str(channel))
+    st = status(wiki, state_dir=None, channel=str(channel), allow_unsigned=True)
     assert st["history"][-1]["state"] == "done" and st["channel"]["update_available"] is False
     with pytest.raises(NothingToDo):
         upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
@@ -173,7 +173,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.mark.parametrize("step", ["download", "unpack", "readonly", "backup", "stage", "update", "switch",
                                   "switch-between-renames", "health", "live"])
 def test_killed_at_each_step_then_next_run_rolls_back(wiki: Path, channel: Path, step: str) -> None:
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
              "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": step})
     assert r.returncode == -9, r.stderr
     assert (wiki.parent / ".mwrelease" / "journal.json").exists()
@@ -182,16 +182,16 @@ def test_killed_at_each_step_then_next_run_rolls_back(wiki: Path, channel: Path,
     assert json.loads(r.stdout)["data"]["action"] == "rolled back an interrupted upgrade"
     assert_old_and_intact(wiki)
     # And the next upgrade goes through.
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check")
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check")
     assert r.returncode == 0, r.stderr
     assert inspect_wiki(wiki).core_version == "1.43.1"
 
 
 def test_killed_run_is_recovered_by_next_upgrade(wiki: Path, channel: Path) -> None:
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
              "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": "update"})
     assert r.returncode == -9
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check",
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check",
              "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)["data"]
@@ -200,10 +200,10 @@ def test_killed_run_is_recovered_by_next_upgrade(wiki: Path, channel: Path) -> N
 
 
 def test_cli_exit_codes(wiki: Path, channel: Path) -> None:
-    assert _cli("upgrade", "--wiki", str(wiki), "--channel", "http://127.0.0.1:9/", "--yes").returncode == 4
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--dry-run", "--json")
+    assert _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", "http://127.0.0.1:9/", "--yes").returncode == 4
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--dry-run", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["data"]["plan"]["target"] == "1.43.1"
-    r = _cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43")
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43")
     assert r.returncode == 3 and "--yes" in r.stderr  # no terminal to confirm on
     assert _cli("rollback", "--wiki", str(wiki)).returncode == 10
     assert_old_and_intact(wiki)
@@ -273,7 +273,7 @@ def test_symlink_layout_upgrade_and_rollback(linked_wiki: Path, channel: Path) -
 
 @pytest.mark.parametrize("step", ["switch", "health"])
 def test_symlink_layout_killed_after_switch(linked_wiki: Path, channel: Path, step: str) -> None:
-    r = _cli("upgrade", "--wiki", str(linked_wiki), "--channel", str(channel), "--line", "1.43", "--yes",
+    r = _cli("upgrade", "--allow-unsigned", "--wiki", str(linked_wiki), "--channel", str(channel), "--line", "1.43", "--yes",
              "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": step})
     assert r.returncode == -9
     r = _cli("rollback", "--wiki", str(linked_wiki), "--no-http-check")
@@ -290,7 +290,7 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
         (full,) = build_release(fake_lock(v), fake_core(tmp_path / f"core-{v}", v), tmp_path / "out")
         publish(full.tarball, ch)
     w = installed_wiki(tmp_path / "www", ch, "1.35.1", ("Main Page",))
-    out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True), say=say, confirm=lambda p: True)
+    out = upgrade(Options(wiki=w, channel=str(ch), to="1.43.1", skip_http=True, allow_unsigned=True), say=say, confirm=lambda p: True)
     assert out.done and [s.version for s in out.plan.stops] == ["1.39.1", "1.43.1"]
     assert inspect_wiki(w).core_version == "1.43.1"
     assert schema(w) == ["1.39.1", "1.43.1"]  # update.php ran once per stop, in order

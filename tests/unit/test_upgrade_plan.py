@@ -107,6 +107,6 @@ def test_no_php_for_a_stop_names_the_intermediate_release() -> None:
 def test_plan_json_shape() -> None:
     data = make_plan(inst("1.39.10"), IDX, MANIFESTS, line="1.43-lts", database_bytes=10_000_000).to_json()
     assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings",
-                         "php", "php_version"}
+                         "php", "php_version", "approvals"}
     assert set(data["stops"][0]) == {"version", "line", "artifact", "delta_from", "php", "php_version"}
     assert data["estimated_read_only_seconds"] > 15

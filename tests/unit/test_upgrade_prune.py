@@ -53,7 +53,7 @@ def make_wiki(www: Path, channel: Path) -> Path:
 def upgrade_to(wiki: Path, channel: Path, *versions: str) -> list[str]:
     ids = []
     for v in versions:
-        out = upgrade(Options(wiki=wiki, channel=str(channel), to=v, skip_http=True), say=say, confirm=lambda p: True)
+        out = upgrade(Options(wiki=wiki, channel=str(channel), to=v, skip_http=True, allow_unsigned=True), say=say, confirm=lambda p: True)
         ids += [s["journal_id"] for s in out.stops]
     return ids
 
@@ -180,7 +180,7 @@ def test_symlink_layout(tmp_path: Path, channel: Path) -> None:
 def test_interrupted_upgrade_blocks_prune_until_rolled_back(tmp_path: Path, channel: Path) -> None:
     wiki = make_wiki(tmp_path / "www", channel)
     upgrade_to(wiki, channel, "1.39.2", "1.39.3")
-    r = cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--to", "1.43.1", "--yes", "--no-http-check",
+    r = cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--to", "1.43.1", "--yes", "--no-http-check",
             env={"MWRELEASE_FAULT_KILL_AT": "update"})
     assert r.returncode == -9
     before = listing(wiki.parent)
