@@ -31,7 +31,6 @@ from mwrelease.versions import parse_constraint
 ROOT = "bundle"
 
 
-
 @dataclass(kw_only=True)
 class Resolution:
     lock: Lock

@@ -3,8 +3,6 @@ API), one writer at a time and atomic writes.
 
 Layout (see /work/TRUST-CONTRACT.md; consistent_snapshot = true)::
 
-Layout (see /work/TRUST-CONTRACT.md; consistent_snapshot = true)::
-
     CHANNEL/metadata/N.root.json        every root version; root.json = a copy of the newest
     CHANNEL/metadata/N.targets.json     the releases: K signatures of current SIG members
     CHANNEL/metadata/N.snapshot.json    online key
@@ -166,5 +164,3 @@ def md_bytes(md: Any) -> bytes:
 
     data: bytes = md.to_bytes(JSONSerializer(compact=False))
     return data + b"\n"
-
-

@@ -315,5 +315,3 @@ def check_not_stale(p: Proposal, channel: Channel) -> None:
         raise ConfigError(f"The proposal {p.dir} is stale: it was staged on targets version {base}, but the channel "
                           f"is at version {current} now (another release was published since).",
                           hint="Propose the release again against the current channel and gather the approvals again.")
-
-

@@ -193,5 +193,3 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, An
     (p.dir / "published.json").write_text(json.dumps(record, indent=1) + "\n")
     return {"release": p.release, "targets_version": version, "snapshot_version": sv, "timestamp_version": tsv,
             "approved_by": approvers}
-
-

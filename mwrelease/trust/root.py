@@ -200,4 +200,3 @@ def _change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> t
                         "refresh --channel DIR --online-key NEW.key` now")
     _write_root(channel, md)
     return md, warnings
-
