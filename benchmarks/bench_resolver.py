@@ -158,7 +158,7 @@ def mwrelease_chosen(lock: Path) -> dict[str, str]:
 
 def engines(case_dir: Path, case: dict[str, Any], catalog: Any) -> dict[str, tuple[float, str]]:
     from mwrelease.bundle import load_bundle
-    from mwrelease.resolver import BundleRules, Target, build_problem
+    from mwrelease.resolve.problem import BundleRules, Target, build_problem
 
     bundle = load_bundle(case_dir / "bundle.yaml")
     target = Target(core=case["core"], php=(case["php"],))

@@ -2,7 +2,7 @@
 and the time to publish into it. A benchmark, not a test: run `python benchmarks/bench_trust.py [--releases 50]`.
 
 Each release is a real (tiny) `release build` output with a delta from the previous release of its line, proposed
-(`trust.repo.propose`: index, SBOM, targets), approved by 2 of 3 members and published with the online key.
+(`trust.proposal.propose`: index, SBOM, targets), approved by 2 of 3 members and published with the online key.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mwrelease.lock import Lock  # noqa: E402
 from mwrelease.release.build import build_release  # noqa: E402
-from mwrelease.trust import keys, repo  # noqa: E402
+from mwrelease.trust import keys  # noqa: E402
+from mwrelease.trust.layout import DEFAULT_EXPIRY, INDEX_TARGET, Channel  # noqa: E402
+from mwrelease.trust.proposal import propose  # noqa: E402
+from mwrelease.trust.publish import approve, publish, refresh  # noqa: E402
+from mwrelease.trust.root import RootSpec, init  # noqa: E402
 
 LINES = ("1.39", "1.42", "1.43")
 
@@ -50,10 +54,10 @@ def main() -> None:
             priv, pub = keys.generate_key(n, t / "keys", "pw")
             signers[n], publics[n] = keys.load_signer(priv, "pw"), keys.load_public(pub)
         ch = t / "channel"
-        repo.init(ch, repo.RootSpec(root_keys=(publics["chair1"], publics["chair2"]), root_threshold=2,
-                                    members=(publics["alice"], publics["bob"], publics["carol"]), threshold=2,
-                                    online_key=publics["online"], expiry=dict(repo.DEFAULT_EXPIRY)),
-                  [signers["chair1"], signers["chair2"]])
+        init(ch, RootSpec(root_keys=(publics["chair1"], publics["chair2"]), root_threshold=2,
+                          members=(publics["alice"], publics["bob"], publics["carol"]), threshold=2,
+                          online_key=publics["online"], expiry=dict(DEFAULT_EXPIRY)),
+             [signers["chair1"], signers["chair2"]])
         build_s, propose_s, approve_s, publish_s = [], [], [], []
         previous: dict[str, Path] = {}
         for i in range(args.releases):
@@ -67,16 +71,16 @@ def main() -> None:
                 build_s.append(time.perf_counter() - t0)
                 previous[line] = arts[0].manifest_path
                 t0 = time.perf_counter()
-                prop = repo.propose(ch, out, out_dir=t / "proposals" / v)
+                prop = propose(ch, out, out_dir=t / "proposals" / v)
                 propose_s.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 for m in ("alice", "bob"):
-                    repo.approve(prop, signers[m], override_reason="benchmark: no seal")
+                    approve(prop, signers[m], override_reason="benchmark: no seal")
                 approve_s.append((time.perf_counter() - t0) / 2)
                 t0 = time.perf_counter()
-                repo.publish(prop, ch, signers["online"])
+                publish(prop, ch, signers["online"])
                 publish_s.append(time.perf_counter() - t0)
-        c = repo.Channel(ch)
+        c = Channel(ch)
         tv = c.targets_version()
         snap = c.snapshot()
         assert snap is not None
@@ -86,11 +90,11 @@ def main() -> None:
         sizes = {k: p.stat().st_size for k, p in current.items()}
         targets = c.targets()
         assert targets is not None
-        index_len = targets.signed.targets[repo.INDEX_TARGET].length
+        index_len = targets.signed.targets[INDEX_TARGET].length
         history = sum(p.stat().st_size for p in (ch / "metadata").glob("*.json"))
         n = len(publish_s)
         t0 = time.perf_counter()
-        repo.refresh(ch, signers["online"])
+        refresh(ch, signers["online"])
         refresh_s = time.perf_counter() - t0
         print(f"channel: {len(LINES)} lines x {args.releases} releases = {n} releases, "
               f"{len(targets.signed.targets)} targets (full + delta artifacts, manifests, SBOMs, index.json)")

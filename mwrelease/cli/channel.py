@@ -38,7 +38,7 @@ def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
     if what.is_dir():
         from mwrelease.cli.key import load_signer
         from mwrelease.errors import ConfigError
-        from mwrelease.trust.repo import publish as signed_publish
+        from mwrelease.trust.publish import publish as signed_publish
 
         if online_key is None:
             raise ConfigError("Publishing a proposal needs the online key (--online-key ONLINE.key).",
@@ -49,7 +49,7 @@ def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
                                      f"targets version {out['targets_version']} (snapshot {out['snapshot_version']}, "
                                      f"timestamp {out['timestamp_version']}), approved by {', '.join(out['approved_by'])}")
     from mwrelease.release.channel import publish as do_publish
-    from mwrelease.trust.repo import Channel
+    from mwrelease.trust.layout import Channel
 
     if Channel(channel_dir).exists():
         from mwrelease.errors import ConfigError
@@ -76,7 +76,7 @@ def refresh(channel_dir: Path, online_key: Path) -> Result:
     Exit codes: 0 re-signed, 3 not the online key, 8 the root expired, 10 nothing published yet.
     """
     from mwrelease.cli.key import load_signer
-    from mwrelease.trust.repo import refresh as do_refresh
+    from mwrelease.trust.publish import refresh as do_refresh
 
     out = do_refresh(channel_dir, load_signer(online_key))
     return Result(data=out, warnings=list(out["warnings"]),
@@ -94,7 +94,7 @@ def show(location: str) -> Result:
     For a signed channel directory: each release's seal verdict and the members who approved it.
     """
     from mwrelease.release.channel import ChannelClient
-    from mwrelease.trust.repo import Channel
+    from mwrelease.trust.layout import Channel
 
     if Channel(Path(location)).exists():
         from mwrelease.trust.repo import show as signed_show

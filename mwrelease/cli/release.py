@@ -90,7 +90,7 @@ def propose(release_dir: Path | None, channel_dir: Path, version: str | None, se
     does not match.
     """
     from mwrelease.cli.key import load_publics
-    from mwrelease.trust.repo import load_proposal, propose as do_propose
+    from mwrelease.trust.proposal import load_proposal, propose as do_propose
 
     out = do_propose(channel_dir, release_dir, out_dir=out_dir, version=version, seal=seal_path,
                      seal_keys=load_publics(seal_keys) or None, lock=lock_path, override_reason=override_reason)
@@ -142,7 +142,7 @@ def approve(proposal: Path, key_path: Path, override_reason: str | None, channel
     7 the seal is not 'sealed' (pass --override-seal REASON), 8 the proposal was changed.
     """
     from mwrelease.cli.key import load_signer
-    from mwrelease.trust.repo import approve as do_approve
+    from mwrelease.trust.publish import approve as do_approve
 
     signer = load_signer(key_path)
     out = do_approve(proposal, signer, override_reason=override_reason, channel_dir=channel_dir)

@@ -26,7 +26,7 @@ def _expiry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _expiry(**kw: str | None) -> dict[str, int]:
-    from mwrelease.trust.repo import parse_duration
+    from mwrelease.trust.layout import parse_duration
 
     return {k[: -len("_expiry")]: parse_duration(v) for k, v in kw.items() if v is not None}
 
@@ -68,7 +68,8 @@ def init(channel_dir: Path, root_keys: tuple[Path, ...], root_threshold: int, me
     """
     from mwrelease.cli.key import load_publics
     from mwrelease.trust.keys import key_name
-    from mwrelease.trust.repo import DEFAULT_EXPIRY, RootSpec, init as do_init
+    from mwrelease.trust.layout import DEFAULT_EXPIRY
+    from mwrelease.trust.root import RootSpec, init as do_init
 
     online = load_publics([online_key.with_suffix(".pub") if online_key.suffix == ".key" else online_key])[0]
     spec = RootSpec(root_keys=tuple(load_publics(root_keys)), root_threshold=root_threshold,
@@ -85,7 +86,7 @@ def init(channel_dir: Path, root_keys: tuple[Path, ...], root_threshold: int, me
 
 
 def _changed(channel_dir: Path, change: Any, sign_root: tuple[Path, ...]) -> Result:
-    from mwrelease.trust.repo import change_root
+    from mwrelease.trust.root import change_root
 
     md, warnings = change_root(channel_dir, change, _signers(sign_root))
     what = "; ".join(change.describe())
@@ -112,7 +113,7 @@ def members_add(channel_dir: Path, pubs: tuple[Path, ...], threshold: int | None
     Exit codes: 0 done, 3 bad key or threshold, 8 too few chair signatures, 10 already a member.
     """
     from mwrelease.cli.key import load_publics
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(add_members=tuple(load_publics(pubs)), threshold=threshold), sign_root)
 
@@ -137,7 +138,7 @@ def members_remove(channel_dir: Path, who: tuple[str, ...], threshold: int | Non
     \b
     Exit codes: 0 done, 3 unknown member or a threshold that can no longer be met, 8 too few chair signatures.
     """
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(remove_members=_refs(who), threshold=threshold), sign_root)
 
@@ -157,7 +158,7 @@ def chairs() -> None:
 def chairs_add(channel_dir: Path, pubs: tuple[Path, ...], root_threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
     """Add chairs whose public keys are PUBS."""
     from mwrelease.cli.key import load_publics
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(add_chairs=tuple(load_publics(pubs)), root_threshold=root_threshold),
                     sign_root)
@@ -172,7 +173,7 @@ def chairs_add(channel_dir: Path, pubs: tuple[Path, ...], root_threshold: int | 
 @reporting("sig chairs remove")
 def chairs_remove(channel_dir: Path, who: tuple[str, ...], root_threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
     """Remove chairs named by WHO (name, keyid or .pub file), e.g. after a chair's key was lost or compromised."""
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(remove_chairs=_refs(who), root_threshold=root_threshold), sign_root)
 
@@ -186,7 +187,7 @@ def chairs_remove(channel_dir: Path, who: tuple[str, ...], root_threshold: int |
 def rotate_online(channel_dir: Path, pub: Path, sign_root: tuple[Path, ...]) -> Result:
     """Replace the online (snapshot/timestamp) key by PUB; then run `channel refresh` with the new key."""
     from mwrelease.cli.key import load_publics
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(online_key=load_publics([pub])[0]), sign_root)
 
@@ -199,7 +200,7 @@ def rotate_online(channel_dir: Path, pub: Path, sign_root: tuple[Path, ...]) -> 
 @reporting("sig renew")
 def renew(channel_dir: Path, sign_root: tuple[Path, ...], **expiry: str | None) -> Result:
     """Write a new root version with a fresh expiry (and, if given, new expiry periods)."""
-    from mwrelease.trust.repo import RootChange
+    from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(expiry=_expiry(**expiry) or None), sign_root)
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mwrelease.report.badges import badge_svg
-from mwrelease.report.site import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site
+from mwrelease.report.site_model import STATE_HELP, STATE_LABEL, STATES, ExtensionSummary, Site
 from mwrelease.versions import parse_version
 
 SYMBOL = {"tested-passed": "✓", "tested-failed": "✗", "tested-inconclusive": "?", "tested-skipped": "–",

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.trust.keys import key_name
-from mwrelease.trust.repo import INDEX_TARGET, load_proposal, target_changes, verification
+from mwrelease.trust.layout import INDEX_TARGET
+from mwrelease.trust.proposal import load_proposal, target_changes, verification
 
 
 def review(path: Path, channel_dir: Path | None = None) -> dict[str, Any]:
     """What PROPOSAL asks members to sign. With ``channel_dir``, the changes since the line's previous release
     are computed from the channel's signed metadata instead of taken from proposal.json (which nobody signs)."""
     from mwrelease.release.manifest import Manifest
-    from mwrelease.trust.repo import Channel, _changes, _check_same_channel, _previous_release
+    from mwrelease.trust.layout import Channel
+    from mwrelease.trust.proposal import check_same_channel, component_changes, previous_release
 
     p = load_proposal(path)  # every staged file is checked against the staged targets here
     rel = p.release or {}
@@ -44,9 +46,9 @@ def review(path: Path, channel_dir: Path | None = None) -> dict[str, Any]:
     changes_from = "proposal.json"
     if channel_dir is not None and manifest is not None:
         channel = Channel(channel_dir)
-        _check_same_channel(p, channel)
-        prev = _previous_release(channel, channel.targets(), manifest.core_line, manifest.core_version)
-        changes = _changes(prev["manifest"] if prev else None, manifest)
+        check_same_channel(p, channel)
+        prev = previous_release(channel, channel.targets(), manifest.core_line, manifest.core_version)
+        changes = component_changes(prev["manifest"] if prev else None, manifest)
         changes_from = f"the channel {channel_dir}"
     res = verification(p.root.signed, p)
     staged = []

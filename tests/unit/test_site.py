@@ -14,8 +14,9 @@ import pytest
 
 from mwrelease.catalog import Candidate, Catalog, Requires
 from mwrelease.report.badges import badge_svg, char_width, text_width
-from mwrelease.report.site import STATES, RefOnLine, load_results, load_seal, plan_site, recommend, slugify
-from mwrelease.report.site import TestedCell as InCell  # not 'Test…': pytest would collect it
+from mwrelease.report.site import load_results, load_seal, plan_site, recommend, slugify
+from mwrelease.report.site_model import STATES, RefOnLine
+from mwrelease.report.site_model import TestedCell as InCell  # not 'Test…': pytest would collect it
 from mwrelease.report.site_render import environment, index_data, index_rows, extension_badge, write_site
 from tests.site_data import EVIL, write_small_inputs
 

@@ -16,7 +16,7 @@ from mwrelease.lock import Lock
 from mwrelease.release.build import build_release
 from mwrelease.runner.plan import lock_digest, plan
 from mwrelease.runner.results import CellResult, CheckResult, Results, lock_summary
-from mwrelease.trust import keys, repo
+from mwrelease.trust import keys, layout, publish, root
 from mwrelease.trust.dsse import sign_statement, write_envelope
 from tests.unit.test_release import CITE, make_core, make_lock
 
@@ -64,10 +64,10 @@ def k(key_dir: Path) -> Keys:
 
 
 def init_channel(k: Keys, ch: Path, threshold: int = 2) -> Path:
-    spec = repo.RootSpec(root_keys=(k.public("chair1"), k.public("chair2")), root_threshold=2,
+    spec = root.RootSpec(root_keys=(k.public("chair1"), k.public("chair2")), root_threshold=2,
                          members=(k.public("alice"), k.public("bob"), k.public("carol")), threshold=threshold,
-                         online_key=k.public("online"), expiry=dict(repo.DEFAULT_EXPIRY))
-    repo.init(ch, spec, [k.signer("chair1"), k.signer("chair2")])
+                         online_key=k.public("online"), expiry=dict(layout.DEFAULT_EXPIRY))
+    root.init(ch, spec, [k.signer("chair1"), k.signer("chair2")])
     return ch
 
 
@@ -423,7 +423,7 @@ def test_online_key_alone_cannot_add_a_release(run_cli: Run, k: Keys, tmp_path: 
     assert r.returncode == 8 and "0 of 2" in r.stdout
     # nor can it re-sign a snapshot naming targets it wrote itself: the client refuses such targets
     (channel / "metadata/1.targets.json").write_bytes(md.to_bytes())
-    repo._write_snapshot_and_timestamp(repo.Channel(channel), 1, None, k.signer("online"))
+    publish._write_snapshot_and_timestamp(layout.Channel(channel), 1, None, k.signer("online"))
     from tuf.api.exceptions import UnsignedMetadataError
 
     with pytest.raises(UnsignedMetadataError):
@@ -516,7 +516,7 @@ def test_expired_root_refuses_publish_and_refresh_resigns(run_cli: Run, k: Keys,
 
     md = Metadata.from_bytes((ch / "metadata/1.root.json").read_bytes())
     md.signed.version = 2
-    md.signed.expires = repo.now().replace(year=2001)
+    md.signed.expires = layout.now().replace(year=2001)
     md.signatures.clear()
     for c in ("chair1", "chair2"):
         md.sign(k.signer(c), append=True)

@@ -1,0 +1,208 @@
+"""A bundle as a problem for the solver (mwrelease/resolve/cdcl.py): which refs of each extension the bundle
+allows and the target core and PHP versions fit (``BundleRules``), in which order they are preferred
+(``preference_key``), and the clauses between them (``build_problem``), each tagged with the requirement it
+stands for so that a conflict can be explained (mwrelease/resolve/explain.py). Pure: no I/O.
+
+Preference among fitting refs: the core's own REL branch (or the copy bundled with core), then the
+newest tag, then older REL branches, then newer REL branches, then development branches (master/main).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mwrelease.bundle import Bundle, Component
+from mwrelease.catalog import Candidate, Catalog
+from mwrelease.compat import platform_reasons
+from mwrelease.errors import ConstraintError
+from mwrelease.resolve.cdcl import Solver
+from mwrelease.resolve.constraints import ConstraintChecker
+from mwrelease.versions import Version, core_line, parse_version
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirement:
+    name: str
+    component: Component | None = None  # the bundle's entry, when the bundle names it
+    constraint: str | None = None  # version constraint from a parent's requires.extensions
+    parent: Candidate | None = None
+
+    def describe(self) -> str:
+        who = self.parent.label if self.parent else "the bundle"
+        what = self.name + (f" {self.constraint}" if self.constraint and self.constraint != "*" else "")
+        if self.parent is None and self.component is not None and self.component.ref is not None:
+            what += f" at ref {self.component.ref}"
+        return f"{who} requires {what}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    core: str
+    php: tuple[str, ...] = ()
+
+    @property
+    def line(self) -> str:
+        return core_line(self.core)
+
+
+def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
+    """Lower sorts first (more preferred)."""
+    rel = cand.rel_line
+    if cand.ref_type == "bundled" or rel == line:
+        return (0, 0)
+    if cand.ref_type == "tag" and cand.ref:
+        try:
+            return (1, 0, _neg(parse_version(re.sub(r"^v", "", cand.ref))))
+        except ConstraintError:  # a tag that is no version ("2025-03-15"): newest commit first
+            return (1, 1, _NegStr(cand.commit_date or ""))
+    if rel is not None:
+        try:
+            if parse_version(rel) <= parse_version(line):
+                return (2, _neg(parse_version(rel)))
+        except ConstraintError:
+            pass
+        return (3, 0)  # a newer line's REL branch: stable at least, unlike master
+    if cand.ref_type in ("branch", "tree"):
+        return (4, 0)
+    return (5, 0)
+
+
+class _NegStr(str):
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+
+@dataclass(frozen=True)
+class _Neg:
+    v: Version
+
+    def __lt__(self, other: _Neg) -> bool:
+        return other.v < self.v
+
+
+def _neg(v: Version) -> _Neg:
+    return _Neg(v)
+
+
+class BundleRules:
+    """What the bundle allows of each extension, and what fits the target core and PHP; results of
+    constraint checks are remembered for the run (a catalog repeats the same strings thousands of times)."""
+
+    def __init__(self, bundle: Bundle, catalog: Catalog, target: Target) -> None:
+        self.bundle = bundle
+        self.catalog = catalog
+        self.target = target
+        self.by_name = {c.name: c for c in bundle.components}
+        self._fits: dict[tuple[Any, ...], bool] = {}
+        self.checker = ConstraintChecker()
+
+    def version_ok(self, cand: Candidate, constraint: str) -> bool:
+        """``compat.dependency_version_ok``, in bulk."""
+        if constraint.strip() == "*":
+            return True
+        version = cand.clean_version
+        return version is not None and self.checker.allows(constraint, version)
+
+    def allowed(self, req: Requirement, cand: Candidate) -> bool:
+        """The bundle's and the parent's wishes, without looking at core/PHP."""
+        comp = req.component or self.by_name.get(req.name)
+        if comp is None and self.bundle.dependencies == "explicit":
+            return False
+        if comp is not None:
+            src = comp.source
+            if src.type == "bundled" and not (cand.ref_type == "bundled" or cand.rel_line == self.target.line):
+                return False
+            if src.type == "git" and cand.origin != f"git:{src.url}":
+                return False
+            if src.type == "path" and (cand.path is None or not cand.path.startswith(src.path or "\0")):
+                return False
+            if comp.ref is not None and cand.ref != comp.ref:
+                return False
+            if comp.commit is not None and not (cand.commit or "").startswith(comp.commit):
+                return False
+            if comp.refs == "rel-branch" and cand.rel_line is None and cand.ref_type != "bundled":
+                return False
+            if comp.refs == "tags" and cand.ref_type != "tag":
+                return False
+            if comp.version is not None and not self.version_ok(cand, comp.version):
+                return False
+            if cand.kind != comp.kind:
+                return False
+        if req.constraint is not None and not self.version_ok(cand, req.constraint):
+            return False
+        return True
+
+    def fits(self, cand: Candidate) -> bool:
+        if not cand.has_manifest:
+            return False
+        req = cand.requires
+        key = (req.mediawiki, req.php, cand.composer_require.get("php") if req.php is None else None)
+        hit = self._fits.get(key)
+        if hit is None:
+            hit = self._fits[key] = not platform_reasons(cand, core=self.target.core, php=self.target.php)
+        return hit
+
+
+def dependencies(cand: Candidate) -> Iterator[tuple[str, str]]:
+    for deps in (cand.requires.extensions, cand.requires.skins):
+        yield from deps.items()
+
+
+@dataclass(kw_only=True)
+class Problem:
+    """A bundle as clauses for the solver: one variable per fitting, allowed ref of every extension the
+    bundle's entries can reach through ``requires``; each clause tagged with the requirement it stands for."""
+
+    solver: Solver
+    names: list[str]  # package number -> name
+    cands: list[Candidate]  # variable -> ref (index 0 unused)
+    domains: dict[str, list[int]]
+    by_name: Mapping[str, Component]
+
+    def requirement(self, tag: Hashable) -> Requirement:
+        """The requirement a clause stands for: ("bundle", name) or ("requires", variable, name, constraint)."""
+        assert isinstance(tag, tuple)
+        if tag[0] == "bundle":
+            return Requirement(name=tag[1], component=self.by_name[tag[1]])
+        _, var, dep, constraint = tag
+        return Requirement(name=dep, component=self.by_name.get(dep), constraint=constraint, parent=self.cands[var])
+
+
+def build_problem(rules: BundleRules) -> Problem:
+    bundle, catalog, line = rules.bundle, rules.catalog, rules.target.line
+    domains: dict[str, list[Candidate]] = {}
+    todo = [c.name for c in bundle.components]
+    while todo:
+        name = todo.pop()
+        if name in domains:
+            continue
+        base = Requirement(name=name, component=rules.by_name.get(name))
+        dom = [c for c in catalog.candidates(name) if rules.allowed(base, c) and rules.fits(c)]
+        domains[name] = sorted(dom, key=lambda c: preference_key(c, line))
+        todo.extend(d for c in dom for d, _ in dependencies(c) if d not in domains)
+    # The bundle's entries first, in name order, then what they pull in: the order decisions are made in.
+    names = sorted(domains, key=lambda n: (n not in rules.by_name, n))
+    cands: list[Candidate] = [Candidate(name="", kind="extension", ref=None, ref_type="none")]
+    var_domains: dict[str, list[int]] = {}
+    for name in names:
+        var_domains[name] = list(range(len(cands), len(cands) + len(domains[name])))
+        cands.extend(domains[name])
+    number = {n: p for p, n in enumerate(names)}
+    solver = Solver([var_domains[n] for n in names], [number[c.name] for c in bundle.components])
+    for comp in bundle.components:
+        solver.add_clause(var_domains[comp.name], ("bundle", comp.name))
+    versions = [c.clean_version or "" for c in cands]
+    memo: dict[tuple[str, str], list[int]] = {}
+    for var in range(1, len(cands)):
+        for dep, constraint in dependencies(cands[var]):
+            allowed = memo.get((dep, constraint))
+            if allowed is None:
+                # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match.
+                vars_ = var_domains[dep]
+                allowed = memo[(dep, constraint)] = vars_ if constraint.strip() == "*" else [
+                    v for v, ok in zip(vars_, rules.checker.allowed(constraint, [versions[v] for v in vars_])) if ok and versions[v]]
+            solver.add_dependency(var, number[dep], allowed, ("requires", var, dep, constraint))
+    return Problem(solver=solver, names=names, cands=cands, domains=var_domains, by_name=rules.by_name)

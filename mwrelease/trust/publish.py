@@ -1,0 +1,195 @@
+"""Approval and publication: a member signs a proposal; the online key publishes an approved one (targets,
+then snapshot, then timestamp last) and re-signs snapshot and timestamp before they expire (`channel refresh`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mwrelease.errors import ChecksFailed, ConfigError, IntegrityError, NothingToDo
+from mwrelease.trust.keys import key_name
+from mwrelease.trust.layout import INDEX_TARGET, ONLINE_ROLES, Channel, channel_lock, md_bytes, now, write_atomic
+from mwrelease.trust.proposal import check_not_stale, check_same_channel, load_proposal, verification
+
+
+def _day(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- snapshot and timestamp ----------------------------------------------------------------------
+
+def _check_online(channel: Channel, signer: Any) -> None:
+    root = channel.root().signed
+    for role in ONLINE_ROLES:
+        if signer.public_key.keyid not in root.roles[role].keyids:
+            raise ConfigError(f"Key {key_name(signer.public_key)} ({signer.public_key.keyid[:12]}…) is not the "
+                              f"channel's online key (the {role} key of root version {root.version}).",
+                              hint="Pass the online key given to `sig init` (or to `sig rotate-online`).")
+
+
+def _check_root_fresh(channel: Channel) -> None:
+    root = channel.root().signed
+    if root.is_expired(now()):
+        raise IntegrityError(f"The channel's root (version {root.version}) expired on {_day(root.expires)}: "
+                             "clients refuse it, so nothing is published.",
+                             hint="The chairs renew it with `mwrelease sig renew --channel DIR --sign-root KEY ...`.")
+
+
+def _write_snapshot_and_timestamp(channel: Channel, targets_version: int, targets_bytes: bytes | None,
+                                  online: Any) -> tuple[int, int]:
+    """Write (N+1).snapshot.json, then timestamp.json (atomic rename, last). Returns (snapshot v, timestamp v)."""
+    from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp  # type: ignore[attr-defined]
+
+    expiry = channel.expiry()
+    old_ts = channel.timestamp()
+    old_snap = channel.snapshot()
+    snap_version = (old_snap.signed.version if old_snap else 0) + 1
+    ts_version = (old_ts.signed.version if old_ts else 0) + 1
+    if targets_bytes is None:
+        targets_bytes = (channel.meta / f"{targets_version}.targets.json").read_bytes()
+    snap = Metadata(Snapshot(version=snap_version, expires=now() + dt.timedelta(seconds=expiry["snapshot"]),
+                             meta={"targets.json": MetaFile(version=targets_version, length=len(targets_bytes),
+                                                            hashes={"sha256": hashlib.sha256(targets_bytes).hexdigest()})}))
+    snap.sign(online)
+    snap_bytes = md_bytes(snap)
+    write_atomic(channel.meta / f"{snap_version}.snapshot.json", snap_bytes)
+    ts = Metadata(Timestamp(version=ts_version, expires=now() + dt.timedelta(seconds=expiry["timestamp"]),
+                            snapshot_meta=MetaFile(version=snap_version, length=len(snap_bytes),
+                                                   hashes={"sha256": hashlib.sha256(snap_bytes).hexdigest()})))
+    ts.sign(online)
+    write_atomic(channel.meta / "timestamp.json", md_bytes(ts))
+    return snap_version, ts_version
+
+
+def refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
+    """Re-sign snapshot and timestamp (an operator's cron job). Targets are unchanged."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _refresh(channel_dir, online)
+
+
+def _refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
+    channel = Channel(channel_dir)
+    channel.require()
+    _check_online(channel, online)
+    _check_root_fresh(channel)
+    tv = channel.targets_version()
+    if tv == 0:
+        raise NothingToDo(f"The channel {channel_dir} has no published targets yet; there is nothing to re-sign.",
+                          hint="Publish a first release with `mwrelease channel publish PROPOSAL`.")
+    warnings = []
+    targets = channel.targets()
+    if targets is not None and targets.signed.is_expired(now()):
+        warnings.append(f"targets version {tv} expired on {_day(targets.signed.expires)}: clients refuse the channel "
+                        "until members approve a new targets version")
+    sv, tsv = _write_snapshot_and_timestamp(channel, tv, None, online)
+    return {"targets_version": tv, "snapshot_version": sv, "timestamp_version": tsv, "warnings": warnings}
+
+
+def approve(proposal_dir: Path, signer: Any, *, override_reason: str | None = None,
+            channel_dir: Path | None = None) -> Path:
+    """Write signatures/<keyid>.json: the member's TUF signature over the staged targets."""
+    from mwrelease.trust.dsse import APPROVAL_PREDICATE, STATEMENT_TYPE, sign_statement, write_envelope
+
+    p = load_proposal(proposal_dir)
+    root = p.root.signed
+    if channel_dir is not None:
+        channel = Channel(channel_dir)
+        check_same_channel(p, channel)
+        check_not_stale(p, channel)
+        root = channel.root().signed
+    kid = signer.public_key.keyid
+    if kid not in root.roles["targets"].keyids:
+        raise ConfigError(f"Key {key_name(signer.public_key)} ({kid[:12]}…) is not a current SIG member "
+                          f"(root version {root.version}); its approval would not count.",
+                          hint="Members: " + ", ".join(key_name(root.keys[k]) for k in root.roles["targets"].keyids)
+                          + ". A new member is added by the chairs with `mwrelease sig members add`.")
+    custom = p.artifact_custom()
+    verdict = custom.get("verdict")
+    if p.release is not None and verdict != "sealed" and not override_reason:
+        raise ChecksFailed(f"The release {custom.get('version')} is not sealed (seal verdict: {verdict}); approving it "
+                           "is refused.", hint="Review it with `mwrelease release review`. To approve anyway, pass "
+                           "--override-seal REASON (the reason is recorded beside your signature).")
+    sig = p.targets.sign(signer, append=True)
+    out = p.dir / "signatures" / f"{kid}.json"
+    write_atomic(out, (json.dumps(sig.to_dict(), indent=1) + "\n").encode())
+    # The approval note: what this member approved and why, signed (DSSE) so it cannot be edited later.
+    note = {"_type": STATEMENT_TYPE,
+            "subject": [{"name": f"{p.targets.signed.version}.targets.json",
+                         "digest": {"sha256": hashlib.sha256(p.targets.signed_bytes).hexdigest()}}],
+            "predicateType": APPROVAL_PREDICATE,
+            "predicate": {"member": key_name(signer.public_key), "version": custom.get("version"),
+                          "verdict": verdict, "override_reason": override_reason, "approved": now().isoformat()}}
+    write_envelope(p.dir / "signatures" / f"{kid}.approval.json", sign_statement(note, signer))
+    return out
+
+
+def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
+    """Publish an approved proposal: targets files, N.targets.json, snapshot, then timestamp (last)."""
+    Channel(channel_dir).require()
+    with channel_lock(Channel(channel_dir)):
+        return _publish(proposal_dir, channel_dir, online)
+
+
+def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
+    from tuf.api.exceptions import UnsignedMetadataError
+
+    p = load_proposal(proposal_dir)
+    channel = Channel(channel_dir)
+    check_same_channel(p, channel)
+    check_not_stale(p, channel)
+    _check_online(channel, online)
+    _check_root_fresh(channel)
+    root = channel.root().signed
+    if p.targets.signed.is_expired(now()):
+        raise ConfigError(f"The staged targets expired on {_day(p.targets.signed.expires)}.",
+                          hint="Propose the release again.")
+    current = channel.targets()
+    if current is not None:
+        staged = p.targets.signed.targets
+        moved = [n for n, tf in current.signed.targets.items() if n != INDEX_TARGET and
+                 (n not in staged or staged[n].hashes != tf.hashes or staged[n].length != tf.length)]
+        if moved:
+            raise IntegrityError(f"The proposal changes or drops {len(moved)} file(s) the channel already published; "
+                                 "a published file is never replaced.", details=moved[:10],
+                                 hint="Propose the release again from the channel's current state.")
+    result = verification(root, p)
+    try:
+        # python-tuf's own check, exactly what a client does with this targets metadata.
+        root.verify_delegate("targets", p.targets.signed_bytes, p.targets.signatures)
+    except UnsignedMetadataError:
+        ignored = [f"{key_name(p.root.signed.keys[k]) if k in p.root.signed.keys else k[:12]}: "
+                   + ("not a current member" if k not in root.roles["targets"].keyids else "signature does not verify "
+                      "(made over other bytes)") for k in p.targets.signatures if k not in result.signed]
+        version = (p.release or {}).get("version") or f"targets version {p.targets.signed.version}"
+        raise IntegrityError(f"Release {version} has {len(result.signed)} of {result.threshold} required SIG approvals; "
+                             "nothing was published.", details=ignored + [f"unreadable signature file {b}" for b in
+                                                                          p.bad_signature_files],
+                             hint="Members approve with `mwrelease release approve PROPOSAL --key KEY` and send "
+                                  "signatures/<keyid>.json back into the proposal's signatures/ directory.") from None
+    # 1. target files (content-addressed: writing them early can confuse no client)
+    for name in os.listdir(p.dir / "files"):
+        tf = p.targets.signed.targets[name]
+        dest = channel.target_path(name, tf.hashes["sha256"])
+        if not dest.exists():
+            write_atomic(dest, (p.dir / "files" / name).read_bytes())
+    # 2. N.targets.json, 3. snapshot, 4. timestamp: a client never sees a snapshot naming a missing targets.
+    targets_bytes = md_bytes(p.targets)
+    version = p.targets.signed.version
+    write_atomic(channel.meta / f"{version}.targets.json", targets_bytes)
+    sv, tsv = _write_snapshot_and_timestamp(channel, version, targets_bytes, online)
+    approvers = [key_name(k) for k in result.signed.values()]
+    # The members' approval notes (DSSE, signed by each member; override reasons) go public beside the
+    # metadata: not TUF targets (they come after the signed bytes), but each verifiable on its own.
+    for kid in result.signed:
+        note = p.dir / "signatures" / f"{kid}.approval.json"
+        if note.is_file():
+            write_atomic(channel.dir / "approvals" / str(version) / note.name, note.read_bytes())
+    record = {"published": now().isoformat(), "targets_version": version, "approved_by": approvers}
+    (p.dir / "published.json").write_text(json.dumps(record, indent=1) + "\n")
+    return {"release": p.release, "targets_version": version, "snapshot_version": sv, "timestamp_version": tsv,
+            "approved_by": approvers}
