@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.site_data import CORES, EVIL, synthetic_catalog, synthetic_results, write_small_inputs
 
 pytestmark = pytest.mark.browser

@@ -53,6 +53,11 @@ def make_core(root: Path, version: str, *, outside: Path | None = None, extra: d
     return root
 
 
+# A bundled Cite as a lock lists it (the release and trust tests build releases with it).
+CITE = LockedComponent(name="Cite", kind="extension", ref="REL1_43", ref_type="branch", commit=None, version=None,
+                       source=Source(type="bundled"), catalog="test")
+
+
 def make_lock(version: str, comps: tuple[LockedComponent, ...] = ()) -> Lock:
     return Lock(bundle=f"tarball-{version[:4]}", flavor="tarball", core_version=version, core_line=version[:4],
                 php=("8.2",), databases=("sqlite",), components=comps)

@@ -15,11 +15,7 @@ from mwrelease.release.archive import unpack_verified
 from mwrelease.release.build import build_release
 from mwrelease.release.lines import min_upgrade_line, upgrades_from
 from mwrelease.release.manifest import Manifest, check_sha256sums, verify_tree
-from tests.unit.helpers import make_core, make_lock
-
-
-CITE = LockedComponent(name="Cite", kind="extension", ref="REL1_43", ref_type="branch", commit=None, version=None,
-                       source=Source(type="bundled"), catalog="test")
+from tests.unit.helpers import CITE, make_core, make_lock
 
 
 def test_build_full_release(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from mwrelease.runner.plan import lock_digest, plan
 from mwrelease.runner.results import CellResult, CheckResult, Results, lock_summary
 from mwrelease.trust import keys, layout, publish, root
 from mwrelease.trust.dsse import sign_statement, write_envelope
-from tests.unit.test_release import CITE, make_core, make_lock
+from tests.unit.helpers import CITE, make_core, make_lock
 
 PW = "correct horse"
 Run = Callable[..., subprocess.CompletedProcess[str]]
