@@ -39,6 +39,7 @@ class Options:
     newer_php: tuple[str, ...] = ()  # PHPs the web server can be switched to, for releases the current one cannot run
     state_dir: Path | None = None
     disable_incompatible: bool = False
+    discard_local_changes: bool = False  # upgrade even though files differ from the installed release
     dry_run: bool = False
     skip_http: bool = False
     update_timeout: float = 3600.0
@@ -93,6 +94,14 @@ def prepare(opts: Options, say: Say) -> Prepared:
                           hint="Pass --reload-command with a script that points the web server (php-fpm pool, Apache "
                                "module) at $MWRELEASE_PHP and reloads it; it also runs with the old PHP when an "
                                "upgrade is rolled back.")
+    if plan.local_changes and not opts.discard_local_changes and not opts.dry_run:
+        raise ConfigError(f"{len(plan.local_changes)} file(s) of {opts.wiki} differ from the installed release, and the "
+                          "upgrade would replace them with the new release's; nothing was changed.",
+                          details=list(plan.local_changes[:50]) + (
+                              [f"... and {len(plan.local_changes) - 50} more"] if len(plan.local_changes) > 50 else []),
+                          hint="`mwrelease verify --wiki ...` lists them. Save what you need (the old tree is kept "
+                               "beside the wiki after the upgrade, too) and run again with --discard-local-changes, "
+                               "or move your own code into an extension.")
     return Prepared(inst=inst, plan=plan, client=client, index=index, recovered=recovered)
 
 
