@@ -28,10 +28,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
+    "install": ("mwrelease.cli.install", "install", "Install a fresh wiki from a verified release of a channel."),
     "upgrade": ("mwrelease.cli.upgrade", "upgrade", "Upgrade a tarball-installed wiki from a channel, with one command."),
     "rollback": ("mwrelease.cli.upgrade", "rollback", "Undo an interrupted upgrade, or go back to the previous release."),
     "status": ("mwrelease.cli.upgrade", "status", "Show a wiki's version, upgrades, backups and newer releases."),
     "prune": ("mwrelease.cli.upgrade", "prune", "Remove old trees, backups and downloads of earlier upgrades."),
+    "verify": ("mwrelease.cli.verify", "verify", "Check a wiki's files against its release: changed, missing, added."),
 }
 
 
