@@ -20,7 +20,7 @@ from mwrelease.output import Result, dump_json, echo_err, envelope
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "resolve": ("mwrelease.cli.resolve", "resolve", "Resolve a bundle to a lock of exact extension refs."),
     "matrix": ("mwrelease.cli.matrix", "matrix", "Show the declared (and tested) compatibility matrix."),
-    "catalog": ("mwrelease.cli.catalog", "catalog", "List what a catalog source offers."),
+    "catalog": ("mwrelease.cli.catalog", "catalog", "List what catalog sources offer (list), or one extension's refs (show)."),
     "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
@@ -76,6 +76,12 @@ def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., N
     def decorate(fn: Callable[..., Result]) -> Callable[..., None]:
         @functools.wraps(fn)
         def wrapper(*args: Any, as_json: bool = False, **kwargs: Any) -> None:
+            ctx = click.get_current_context(silent=True)
+            if (as_json and ctx is not None and "fmt" in ctx.params
+                    and ctx.get_parameter_source("fmt") == click.core.ParameterSource.COMMANDLINE):
+                # --format picks a rendering, --json the envelope: both at once used to print JSON silently.
+                raise click.UsageError("--json prints the JSON envelope and --format picks a rendering; give one "
+                                       "of them (--format json renders the bare rows).", ctx)
             try:
                 result = fn(*args, **kwargs)
             except MwreleaseError as exc:

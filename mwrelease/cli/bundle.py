@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import output_option
 from mwrelease.output import Result
 
 
@@ -46,7 +47,7 @@ def schema() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--line", required=True, metavar="1.43", help="The core line the file is for (its file name, e.g. 1.43.yaml).")
 @click.option("--name", help="Bundle name (default recommended-LINE).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the bundle YAML here.")
+@output_option("Write the bundle YAML to this file.")
 @json_option
 @reporting("bundle import-canasta")
 def import_canasta(file: Path, line: str, name: str | None, output: Path | None) -> Result:
@@ -67,7 +68,7 @@ def import_canasta(file: Path, line: str, name: str | None, output: Path | None)
 
 @bundle.command("export-canasta")
 @click.argument("lock", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here.")
+@output_option("Write the YAML to this file.")
 @json_option
 @reporting("bundle export-canasta")
 def export_canasta(lock: Path, output: Path | None) -> Result:

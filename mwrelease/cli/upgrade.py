@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import csv_callback
 from mwrelease.errors import ConfigError, NothingToDo, UpgradeCancelled
 from mwrelease.output import Result
 
@@ -73,7 +74,7 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
 @exit_code_option
 @url_option
 @reload_option
-@click.option("--php", "php", multiple=True, default=("php",), show_default=True,
+@click.option("--php", "php", multiple=True, default=("php",), callback=csv_callback, show_default=True,
               help="PHP binary that runs the wiki. Give it again for newer PHPs, oldest first, when a release needs "
                    "one the current PHP is not: `--php php7.4 --php php8.2` takes a 1.35 wiki through 1.39 on PHP 7.4 "
                    "to 1.43 on PHP 8.2. Each stop runs update.php with the first PHP its release accepts, and "

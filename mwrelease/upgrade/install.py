@@ -121,6 +121,8 @@ def install(o: InstallOptions, *, say: Say) -> dict[str, Any]:
     say(f"  {art.file}: sha256 and all {len(manifest.files)} files verified")
     (path / ".mwrelease").mkdir(exist_ok=True)
     (path / INSTALLED_MANIFEST).write_text(manifest.dumps())
+    for admin_dir in ("images", "cache"):  # the installation's, not the release's: a release may lack them
+        (path / admin_dir).mkdir(exist_ok=True)
     data_dir = Path(os.path.abspath(o.data_dir or path.with_name(path.name + "-data")))
     made_data = False
     if o.db == "sqlite":
