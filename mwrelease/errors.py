@@ -17,6 +17,8 @@ class MwreleaseError(Exception):
         self.message = message
         self.hint = hint
         self.details = details or []
+        # Structured problems (file, line, key, message) for --json, where CI annotates lines; optional.
+        self.problems: list[dict[str, object]] = []
 
     def render(self) -> str:
         text = self.message

@@ -87,7 +87,8 @@ def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., N
             except MwreleaseError as exc:
                 if as_json:
                     click.echo(dump_json(envelope(command, exit_code=exc.exit_code, errors=[
-                        {"kind": exc.kind, "message": exc.message, "details": exc.details, "hint": exc.hint}])))
+                        {"kind": exc.kind, "message": exc.message, "details": exc.details, "hint": exc.hint,
+                         **({"problems": exc.problems} if exc.problems else {})}])))
                     sys.exit(exc.exit_code)
                 raise
             if as_json:

@@ -24,14 +24,18 @@ def validate(files: tuple[Path, ...]) -> Result:
     from mwrelease.errors import ConfigError
 
     ok, problems = [], []
+    structured: list[dict[str, object]] = []  # file, line, key, message: for CI annotations (--json)
     for f in files:
         try:
             b = load_bundle(f)
             ok.append({"file": str(f), "name": b.name, "extensions": len(b.extensions), "skins": len(b.skins)})
         except ConfigError as exc:
             problems.append(exc.render())
+            structured += exc.problems or [{"file": str(f), "line": None, "key": None, "message": exc.message}]
     if problems:
-        raise ConfigError(f"{len(problems)} of {len(files)} bundle file(s) are invalid:", details=problems)
+        err = ConfigError(f"{len(problems)} of {len(files)} bundle file(s) are invalid:", details=problems)
+        err.problems = structured
+        raise err
     return Result(data={"valid": ok}, text="\n".join(f"{o['file']}: valid ({o['extensions']} extensions, {o['skins']} skins)" for o in ok))
 
 

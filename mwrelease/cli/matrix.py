@@ -33,6 +33,10 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
     from mwrelease.matrix import declared_matrix, summary
     from mwrelease.report.matrix_render import render_html, render_table
 
+    from mwrelease.runner.plan import parse_core
+
+    for core in split_csv(cores):  # "1.43.x" is a typo, not a constraint every extension fails: exit 3 like resolve/test
+        parse_core(core)
     catalog = open_catalog(catalogs)
     if names:
         catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
