@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
     "seal": ("mwrelease.cli.seal", "seal", "Seal verdicts from test results: JSON statement, HTML matrix, badges."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
+    "completion": ("mwrelease.cli.misc", "completion", "Print the shell completion script (bash, zsh or fish)."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts: tarball, manifest, SHA256SUMS, delta."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish artifacts to a release channel; show a channel."),
     "install": ("mwrelease.cli.install", "install", "Install a fresh wiki from a verified release of a channel."),
@@ -110,7 +111,10 @@ def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., N
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="mwrelease", standalone_mode=False)
+        from mwrelease.config import default_map, load_defaults
+
+        cli.main(args=argv, prog_name="mwrelease", standalone_mode=False,
+                 default_map=default_map(load_defaults()))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

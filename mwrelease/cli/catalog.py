@@ -17,7 +17,9 @@ class _ListByDefault(click.Group):
     """`catalog --catalog X` (no subcommand, the command's old form) means `catalog list --catalog X`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+        # Not while completing: `catalog <TAB>` should offer list and show.
+        if not ctx.resilient_parsing and (not args or (args[0] not in self.commands
+                                                       and args[0] not in ("-h", "--help"))):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 

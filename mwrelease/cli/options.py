@@ -16,7 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 catalog_option = click.option(
     "--catalog", "catalogs", multiple=True, metavar="SRC", callback=lambda c, p, v: split_tuple(v),
     help="Catalog source, comma-separated or repeated: a snapshot dir, extension trees, a core tree (core:DIR) or a git URL. "
-         "Default: $MWRELEASE_CATALOG or ../shared/data/extension-metadata.")
+         "Default: $MWRELEASE_CATALOG, `catalog` in mwrelease.toml, a checkout's ../shared/data/extension-metadata, or the "
+         "snapshot shipped in the package.")
 
 
 def open_catalog(specs: tuple[str, ...], extra: tuple[str, ...] = ()) -> Catalog:
