@@ -84,6 +84,9 @@ def prepare(opts: Options, say: Say) -> Prepared:
         # Unpacked by hand (from this channel's tarball?): local changes against that release, and the delta
         # applies when there are none.
         inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
+    elif inst.installed_manifest is None:
+        say(f"note: {opts.wiki} was not installed by mwrelease and the channel has no release {inst.core_version} "
+            "to compare it with, so local changes to core files cannot be found (the old tree is kept beside the wiki)")
     plan = make_plan(inst, index, manifests, route=route, disable_incompatible=opts.disable_incompatible,
                      database_bytes=bk.database_size(inst.db), php_versions=php_versions(opts, inst))
     if plan.switches_php and not opts.reload_command and not opts.dry_run:
