@@ -105,6 +105,30 @@ def load_bundle(path: Path) -> Bundle:
     return parse_bundle(text, origin=path)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One problem of a bundle file, where CI can annotate it."""
+
+    file: str
+    line: int | None
+    key: str | None
+    message: str
+
+    def render(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+
+
+def _invalid(origin: Path, problems: list[Problem]) -> ConfigError:
+    exc = ConfigError(f"{origin}: the bundle has {len(problems)} problem{'s' if len(problems) > 1 else ''}:",
+                      details=[p.render() for p in problems],
+                      hint="Every key is described in mwrelease/schema/bundle.schema.json and the README.")
+    exc.problems = [p.to_json() for p in problems]
+    return exc
+
+
 def parse_bundle(text: str, *, origin: Path) -> Bundle:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -116,36 +140,67 @@ def parse_bundle(text: str, *, origin: Path) -> Bundle:
         context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and cmark:
             problem += f", {context} at line {cmark.line + 1}"
-        raise ConfigError(f"{where}: the bundle is not valid YAML ({problem}).",
-                          hint="Fix the YAML syntax at that line (indentation, a missing colon, an unclosed quote) and run again.") from None
+        err = ConfigError(f"{where}: the bundle is not valid YAML ({problem}).",
+                          hint="Fix the YAML syntax at that line (indentation, a missing colon, an unclosed quote) and run again.")
+        err.problems = [Problem(file=str(origin), line=mark.line + 1 if mark else None, key=None,
+                                message=f"not valid YAML ({problem})").to_json()]
+        raise err from None
+    # YAML keeps the last of two equal keys without a word (two `Babel:` entries): refuse them first.
+    dups = duplicate_keys(node, origin)
+    if dups:
+        raise _invalid(origin, dups)
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: a bundle must be a YAML mapping with at least name, core and extensions.")
-    problems = validate(data, node, origin)
+    problems = check(data, node, origin)
     if problems:
-        raise ConfigError(f"{origin}: the bundle has {len(problems)} problem{'s' if len(problems) > 1 else ''}:",
-                          details=problems,
-                          hint="Every key is described in mwrelease/schema/bundle.schema.json and the README.")
+        raise _invalid(origin, problems)
     return _build(data, origin)
+
+
+def duplicate_keys(node: yaml.Node | None, origin: Path, path: tuple[str, ...] = ()) -> list[Problem]:
+    """Every key given twice in one mapping, naming the lines of both."""
+    out: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for k, v in node.value:
+            name = str(k.value)
+            line = k.start_mark.line + 1
+            if name in first:
+                out.append(Problem(file=str(origin), line=line, key=".".join((*path, name)),
+                                   message=f"duplicate key {name!r} (lines {first[name]} and {line}); YAML would "
+                                           "silently keep only the last"))
+            else:
+                first[name] = line
+            out += duplicate_keys(v, origin, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out += duplicate_keys(v, origin, (*path, str(i)))
+    return out
 
 
 def validate(data: Any, node: yaml.Node | None, origin: Path, schema: dict[str, Any] | None = None) -> list[str]:
     """Every schema violation, as 'file:line: key: what is wrong', in file order. ``schema``: another
     schema than the bundle's (which it may ``$ref`` by its ``$id``)."""
+    return [p.render() for p in check(data, node, origin, schema)]
+
+
+def check(data: Any, node: yaml.Node | None, origin: Path, schema: dict[str, Any] | None = None) -> list[Problem]:
+    """Every schema violation, in file order."""
     import jsonschema
     from referencing import Registry, Resource
 
     bundle = bundle_schema()
     registry: Registry[Any] = Registry().with_resource(bundle["$id"], Resource.from_contents(bundle))
     validator = jsonschema.Draft202012Validator(schema or bundle, registry=registry)
-    found: list[tuple[int, str]] = []
+    found: set[tuple[int, str, str]] = set()
     for err in validator.iter_errors(data):
         # For oneOf/anyOf, the best sub-error says more than "is not valid under any of the given schemas".
         best = jsonschema.exceptions.best_match([err])
         path = list(best.absolute_path)
         line = _line_of(node, path)
         key = ".".join(str(p) for p in path) or "(top level)"
-        found.append((line, f"{origin}:{line}: {key}: {_message(best)}"))
-    return [msg for _, msg in sorted(set(found))]
+        found.add((line, key, _message(best)))
+    return [Problem(file=str(origin), line=line, key=key, message=msg) for line, key, msg in sorted(found)]
 
 
 def _message(err: Any) -> str:
@@ -155,6 +210,12 @@ def _message(err: Any) -> str:
         return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} (allowed: {allowed})"
     if err.validator in ("oneOf", "anyOf") and "description" in err.schema:
         return f"{err.instance!r} is not valid: expected {err.schema['description']}"
+    expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+    if err.validator == "type" and "string" in expected and isinstance(err.instance, (int, float)) \
+            and not isinstance(err.instance, bool):
+        # php: [8.2] and core: 1.43 are numbers to YAML (and 8.10 becomes 8.1).
+        return (f"{err.message}: YAML reads an unquoted {err.instance!r} as a number; write it in quotes, "
+                f"'{err.instance}'")
     return str(err.message)
 
 

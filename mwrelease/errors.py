@@ -17,6 +17,8 @@ class MwreleaseError(Exception):
         self.message = message
         self.hint = hint
         self.details = details or []
+        # Structured problems (file, line, key, message) for --json, where CI annotates lines; optional.
+        self.problems: list[dict[str, object]] = []
 
     def render(self) -> str:
         text = self.message
@@ -97,7 +99,7 @@ class NothingToDo(MwreleaseError):
 
 
 class UpgradeCancelled(MwreleaseError):
-    """The admin answered no when asked to confirm the upgrade plan; nothing was changed."""
+    """The admin answered no when asked to confirm an upgrade, rollback or prune; nothing was changed."""
 
     exit_code = 11
     kind = "cancelled"
@@ -119,7 +121,7 @@ EXIT_CODES: dict[int, str] = {
     ChecksFailed.exit_code: "tests ran and a required check failed",
     IntegrityError.exit_code: "integrity error: checksum, signature or unsafe archive",
     UpgradeError.exit_code: "upgrade failed and was rolled back; the wiki is on its old version",
-    NothingToDo.exit_code: "nothing to do",
-    UpgradeCancelled.exit_code: "upgrade cancelled at the confirmation prompt; nothing was changed",
+    NothingToDo.exit_code: "nothing to do (upgrade and prune: only with --exit-code; they exit 0 otherwise)",
+    UpgradeCancelled.exit_code: "cancelled at the confirmation prompt (upgrade, rollback, prune); nothing was changed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

@@ -64,11 +64,15 @@ def load_catalog(specs: Iterable[str]) -> Catalog:
 
 
 def default_snapshot_dir() -> Path | None:
-    """``../shared/data/extension-metadata`` beside a checkout, or ``$MWRELEASE_CATALOG``."""
+    """``$MWRELEASE_CATALOG``; else ``../shared/data/extension-metadata`` beside a checkout (the newest data
+    while developing); else the snapshot shipped inside the package, so a `pip install` has a catalog too."""
     import os
 
     env = os.environ.get("MWRELEASE_CATALOG")
     if env:
         return Path(env)
     here = Path(__file__).resolve().parents[3] / "shared" / "data" / "extension-metadata"
-    return here if here.is_dir() else None
+    if here.is_dir():
+        return here
+    packaged = Path(__file__).resolve().parents[1] / "data" / "catalog"
+    return packaged if any(packaged.glob("*.json")) else None

@@ -20,7 +20,7 @@ from mwrelease.output import Result, dump_json, echo_err, envelope
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "resolve": ("mwrelease.cli.resolve", "resolve", "Resolve a bundle to a lock of exact extension refs."),
     "matrix": ("mwrelease.cli.matrix", "matrix", "Show the declared (and tested) compatibility matrix."),
-    "catalog": ("mwrelease.cli.catalog", "catalog", "List what a catalog source offers."),
+    "catalog": ("mwrelease.cli.catalog", "catalog", "List what catalog sources offer (list), or one extension's refs (show)."),
     "bundle": ("mwrelease.cli.bundle", "bundle", "Validate bundles; import/export Canasta RecommendedRevisions."),
     "images": ("mwrelease.cli.images", "images", "Build, list and prune core images per MediaWiki line."),
     "test": ("mwrelease.cli.test", "test", "Test a bundle or lock on real MediaWiki in containers (cells, JUnit)."),
@@ -32,12 +32,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "results": ("mwrelease.cli.results", "results", "Merge the results of cells run by separate CI jobs."),
     "ci": ("mwrelease.cli.ci", "ci", "Compatibility CI for an extension checkout; write fan-out CI workflows."),
     "exit-codes": ("mwrelease.cli.misc", "exit_codes", "List the exit codes and what each means."),
+    "completion": ("mwrelease.cli.misc", "completion", "Print the shell completion script (bash, zsh or fish)."),
     "release": ("mwrelease.cli.release", "release", "Build release artifacts; propose, review and approve them for a signed channel."),
     "channel": ("mwrelease.cli.channel", "channel", "Publish approved releases to a channel; refresh its timestamp; show it."),
+    "install": ("mwrelease.cli.install", "install", "Install a fresh wiki from a verified release of a channel."),
     "upgrade": ("mwrelease.cli.upgrade", "upgrade", "Upgrade a tarball-installed wiki from a channel, with one command."),
     "rollback": ("mwrelease.cli.upgrade", "rollback", "Undo an interrupted upgrade, or go back to the previous release."),
     "status": ("mwrelease.cli.upgrade", "status", "Show a wiki's version, upgrades, backups and newer releases."),
     "prune": ("mwrelease.cli.upgrade", "prune", "Remove old trees, backups and downloads of earlier upgrades."),
+    "verify": ("mwrelease.cli.verify", "verify", "Check a wiki's files against its release: changed, missing, added."),
 }
 
 
@@ -80,12 +83,19 @@ def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., N
     def decorate(fn: Callable[..., Result]) -> Callable[..., None]:
         @functools.wraps(fn)
         def wrapper(*args: Any, as_json: bool = False, **kwargs: Any) -> None:
+            ctx = click.get_current_context(silent=True)
+            if (as_json and ctx is not None and "fmt" in ctx.params
+                    and ctx.get_parameter_source("fmt") == click.core.ParameterSource.COMMANDLINE):
+                # --format picks a rendering, --json the envelope: both at once used to print JSON silently.
+                raise click.UsageError("--json prints the JSON envelope and --format picks a rendering; give one "
+                                       "of them (--format json renders the bare rows).", ctx)
             try:
                 result = fn(*args, **kwargs)
             except MwreleaseError as exc:
                 if as_json:
                     click.echo(dump_json(envelope(command, exit_code=exc.exit_code, errors=[
-                        {"kind": exc.kind, "message": exc.message, "details": exc.details, "hint": exc.hint}])))
+                        {"kind": exc.kind, "message": exc.message, "details": exc.details, "hint": exc.hint,
+                         **({"problems": exc.problems} if exc.problems else {})}])))
                     sys.exit(exc.exit_code)
                 raise
             if as_json:
@@ -107,7 +117,10 @@ def reporting(command: str) -> Callable[[Callable[..., Result]], Callable[..., N
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="mwrelease", standalone_mode=False)
+        from mwrelease.config import default_map, load_defaults
+
+        cli.main(args=argv, prog_name="mwrelease", standalone_mode=False,
+                 default_map=default_map(load_defaults()))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

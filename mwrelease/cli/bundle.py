@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import output_option
 from mwrelease.output import Result
 
 
@@ -23,14 +24,18 @@ def validate(files: tuple[Path, ...]) -> Result:
     from mwrelease.errors import ConfigError
 
     ok, problems = [], []
+    structured: list[dict[str, object]] = []  # file, line, key, message: for CI annotations (--json)
     for f in files:
         try:
             b = load_bundle(f)
             ok.append({"file": str(f), "name": b.name, "extensions": len(b.extensions), "skins": len(b.skins)})
         except ConfigError as exc:
             problems.append(exc.render())
+            structured += exc.problems or [{"file": str(f), "line": None, "key": None, "message": exc.message}]
     if problems:
-        raise ConfigError(f"{len(problems)} of {len(files)} bundle file(s) are invalid:", details=problems)
+        err = ConfigError(f"{len(problems)} of {len(files)} bundle file(s) are invalid:", details=problems)
+        err.problems = structured
+        raise err
     return Result(data={"valid": ok}, text="\n".join(f"{o['file']}: valid ({o['extensions']} extensions, {o['skins']} skins)" for o in ok))
 
 
@@ -46,7 +51,7 @@ def schema() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--line", required=True, metavar="1.43", help="The core line the file is for (its file name, e.g. 1.43.yaml).")
 @click.option("--name", help="Bundle name (default recommended-LINE).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the bundle YAML here.")
+@output_option("Write the bundle YAML to this file.")
 @json_option
 @reporting("bundle import-canasta")
 def import_canasta(file: Path, line: str, name: str | None, output: Path | None) -> Result:
@@ -67,7 +72,7 @@ def import_canasta(file: Path, line: str, name: str | None, output: Path | None)
 
 @bundle.command("export-canasta")
 @click.argument("lock", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here.")
+@output_option("Write the YAML to this file.")
 @json_option
 @reporting("bundle export-canasta")
 def export_canasta(lock: Path, output: Path | None) -> Result:

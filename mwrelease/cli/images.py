@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import csv_callback, csv_choice
 from mwrelease.output import Result
 
 base_source_option = click.option(
@@ -35,14 +36,14 @@ class _Progress:
 
 
 @images.command("build")
-@click.option("--line", "lines", multiple=True, metavar="X.Y",
+@click.option("--line", "lines", multiple=True, callback=csv_callback, metavar="X.Y",
               help="MediaWiki line (1.35, 1.39, 1.43); repeat for several. Default: 1.39 and 1.43.")
 @click.option("--recipe", type=click.Choice(["debian-package", "tarball"]), default="debian-package",
               show_default=True, help="How core gets into the image.")
 @click.option("--tarball", "tarball_url", metavar="URL|PATH", help="Release tarball for --recipe tarball.")
 @click.option("--sha256", help="Expected sha256 of --tarball.")
 @click.option("--version", "tarball_version", metavar="X.Y.Z", help="MediaWiki version of --tarball.")
-@click.option("--db", "dbs", multiple=True, type=click.Choice(["mariadb", "postgres"]),
+@click.option("--db", "dbs", multiple=True, callback=csv_choice("mariadb", "postgres"), metavar="mariadb|postgres",
               help="Also build this database image; repeat for both.")
 @click.option("--with-db", is_flag=True, help="Also build both database images.")
 @click.option("--force", is_flag=True, help="Rebuild from scratch (no layer cache) even when an image with the same content key exists.")

@@ -5,19 +5,19 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option, open_catalog, split_csv
+from mwrelease.cli.options import catalog_option, csv_callback, open_catalog, output_option, split_csv
 from mwrelease.output import Result, dump_json
 
 
 @click.command()
 @catalog_option
-@click.option("--core", "cores", required=True, multiple=True, metavar="V1,V2,...", help="Core versions (comma-separated or repeated).")
-@click.option("--php", "php", multiple=True, metavar="VERSION", help="Also check requires.platform.php against these PHP versions.")
-@click.option("--name", "names", multiple=True, metavar="NAME", help="Only these extensions/skins (repeatable).")
+@click.option("--core", "cores", required=True, multiple=True, callback=csv_callback, metavar="V1,V2,...", help="Core versions (comma-separated or repeated).")
+@click.option("--php", "php", multiple=True, callback=csv_callback, metavar="VERSION", help="Also check requires.platform.php against these PHP versions.")
+@click.option("--name", "names", multiple=True, callback=csv_callback, metavar="NAME", help="Only these extensions/skins (repeatable).")
 @click.option("--results", "results", multiple=True, type=click.Path(path_type=Path, exists=True),
               help="Results files of `mwrelease test`: adds the tested status beside the declared one.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the rendering to a file instead of stdout.")
+@output_option("Write the rendering to this file instead of stdout (missing folders are created).")
 @json_option
 @reporting("matrix")
 def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ...], names: tuple[str, ...],
@@ -33,6 +33,10 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
     from mwrelease.matrix import declared_matrix, summary
     from mwrelease.report.matrix_render import render_html, render_table
 
+    from mwrelease.runner.plan import parse_core
+
+    for core in split_csv(cores):  # "1.43.x" is a typo, not a constraint every extension fails: exit 3 like resolve/test
+        parse_core(core)
     catalog = open_catalog(catalogs)
     if names:
         catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)

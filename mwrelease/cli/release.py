@@ -25,14 +25,16 @@ def release() -> None:
                    "http(s):// URL. Downloads are cached by sha256 under $XDG_CACHE_HOME/mwrelease/tarballs.")
 @click.option("--core-sha256", metavar="HEX",
               help="The sha256 the --core-tarball must have (required with it), e.g. from the release announcement.")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the artifacts; SHA256SUMS there is updated.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the artifacts (created when missing); SHA256SUMS there is updated.")
+# The old spelling: -o is a file everywhere else (README "Command-line conventions"), so it is hidden.
+@click.option("-o", "--output", "legacy_out_dir", hidden=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Manifest of an older release of the same line: also build a delta artifact from it.")
 @json_option
 @reporting("release build")
 def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarball: str | None,
-          core_sha256: str | None, out_dir: Path, previous: Path | None) -> Result:
+          core_sha256: str | None, out_dir: Path | None, legacy_out_dir: Path | None, previous: Path | None) -> Result:
     """Build mediawiki-X.Y.Z.tar.gz (upstream layout: core + locked extensions and skins + vendor),
     its manifest (every file's sha256 and mode) and SHA256SUMS from LOCK.
 
@@ -48,6 +50,10 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
     from mwrelease.release.build import build_release
     from mwrelease.release.coretree import CoreTarball
 
+    if (out_dir is None) == (legacy_out_dir is None):
+        raise click.UsageError("Give the artifacts' folder with --out-dir DIR.")
+    out_dir = out_dir or legacy_out_dir
+    assert out_dir is not None
     tarball = CoreTarball.from_options(core_tarball, core_sha256)
     lk = Lock.load(lock)
     click.echo(f"building MediaWiki {lk.core_version} from {core_tree or core_image or core_tarball} ...", err=True)

@@ -6,17 +6,17 @@ import click
 
 from mwrelease.bundle import load_bundle
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option, open_bundle_catalog, split_csv
+from mwrelease.cli.options import catalog_option, csv_callback, open_bundle_catalog, output_option, split_csv
 from mwrelease.output import Result
 
 
 @click.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--core", "core", required=True, metavar="VERSION", help="Exact MediaWiki core version to resolve for, e.g. 1.43.9.")
-@click.option("--php", "php", multiple=True, metavar="VERSION",
+@click.option("--php", "php", multiple=True, callback=csv_callback, metavar="VERSION",
               help="PHP version(s) to check requires.platform.php against (default: the bundle's php list).")
 @catalog_option
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the lock here (default: print it).")
+@output_option("Write the lock to this file (default: print it).")
 @json_option
 @reporting("resolve")
 def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, ...], output: Path | None) -> Result:

@@ -5,6 +5,8 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import OutDir, OutputFile, out_dir_option, output_option
+from mwrelease.errors import ConfigError
 from mwrelease.output import Result
 
 
@@ -12,16 +14,16 @@ from mwrelease.output import Result
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--lock", "lock_path", type=click.Path(path_type=Path),
               help="Seal only this lock (its results must be among RESULTS).")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Write the canonical seal statement (JSON) here; one file per lock, BUNDLE.seal.json in a directory.")
-@click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML matrix page here.")
-@click.option("--badges", "badges_dir", type=click.Path(path_type=Path), help="Write SVG badges into this directory.")
+@output_option("Write the canonical seal statement (JSON) to this file (one lock; several: --out-dir).")
+@out_dir_option("Write one statement per lock into this folder, as BUNDLE.seal.json.")
+@click.option("--html", "html_path", type=OutputFile(), help="Write the HTML matrix page to this file.")
+@click.option("--badges", "badges_dir", type=OutDir(), help="Write SVG badges into this folder.")
 @click.option("--sign", "sign_key", type=click.Path(path_type=Path), metavar="KEY",
               help="Also write each statement as a DSSE envelope signed with this private key (X.seal.dsse.json).")
 @json_option
 @reporting("seal")
-def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None, html_path: Path | None,
-         badges_dir: Path | None, sign_key: Path | None) -> Result:
+def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None, out_dir: Path | None,
+         html_path: Path | None, badges_dir: Path | None, sign_key: Path | None) -> Result:
     """Compute the seal verdict from RESULTS files of `mwrelease test` (merged; a later cell id wins).
 
     Per extension and per bundle: sealed, provisional, failed or untested, by the policy in
@@ -44,20 +46,21 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
                     generated_by=f"mwrelease {__version__}")
     written: list[str] = []
     if output:
-        if len(seals) == 1 and not output.is_dir():
-            output.write_bytes(seals[0].canonical())
-            written.append(str(output))
-        else:
-            output.mkdir(parents=True, exist_ok=True)
-            for s in seals:
-                p = output / f"{s.bundle}.seal.json"
-                p.write_bytes(s.canonical())
-                written.append(str(p))
+        if len(seals) != 1:
+            raise ConfigError(f"The results hold {len(seals)} locks, and -o names one file.",
+                              hint="Pass --out-dir DIR for one statement per lock, or --lock to seal one.")
+        output.write_bytes(seals[0].canonical())
+        written.append(str(output))
+    if out_dir:
+        for s in seals:
+            p = out_dir / f"{s.bundle}.seal.json"
+            p.write_bytes(s.canonical())
+            written.append(str(p))
     if sign_key:
         from mwrelease.cli.key import load_signer
         from mwrelease.trust.dsse import sign_seals
 
-        written += sign_seals(seals, output, load_signer(sign_key))
+        written += sign_seals(seals, output or out_dir, load_signer(sign_key))
     if html_path:
         from mwrelease.report.seal_html import render_seal_page
 

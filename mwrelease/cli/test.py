@@ -5,21 +5,22 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option, split_csv
+from mwrelease.cli.options import OutputFile, catalog_option, csv_callback, split_csv
+from mwrelease.lock import Lock
 from mwrelease.output import Result
 
 
 @click.command("test")
 @click.argument("target", metavar="BUNDLE_OR_LOCK", type=click.Path(path_type=Path))
-@click.option("--core", "cores", multiple=True, metavar="LINE|VERSION",
+@click.option("--core", "cores", multiple=True, callback=csv_callback, metavar="LINE|VERSION",
               help="Core lines or versions to test on, repeatable or comma-separated (default: the lock's own). "
                    "A bundle is resolved for the first one.")
-@click.option("--php", "php", multiple=True, metavar="VERSION", help="PHP versions (default: each line's image PHP).")
-@click.option("--db", "dbs", multiple=True, metavar="DB", help="sqlite, mariadb, postgres (default: sqlite).")
+@click.option("--php", "php", multiple=True, callback=csv_callback, metavar="VERSION", help="PHP versions (default: each line's image PHP).")
+@click.option("--db", "dbs", multiple=True, callback=csv_callback, metavar="DB", help="sqlite, mariadb, postgres (default: sqlite).")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 32), help="Cells run at once.")
-@click.option("--results", "results_path", type=click.Path(path_type=Path), metavar="FILE",
+@click.option("--results", "results_path", type=OutputFile(), metavar="FILE",
               help="Write the results JSON (mwrelease.results/1) here.")
-@click.option("--junit", "junit_path", type=click.Path(path_type=Path), metavar="FILE", help="Write JUnit XML here.")
+@click.option("--junit", "junit_path", type=OutputFile(), metavar="FILE", help="Write JUnit XML here.")
 @click.option("--keep", is_flag=True, help="Keep the containers after the run (for debugging).")
 @click.option("--no-snapshots", is_flag=True, help="Run install.php in every cell instead of reusing an installed wiki.")
 @click.option("--update-timeout", default=600.0, show_default=True, metavar="SECONDS", help="Limit for update.php.")

@@ -9,10 +9,12 @@ from typing import Any, Callable
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.errors import ConfigError
+from mwrelease.cli.options import csv_callback
+from mwrelease.errors import ConfigError, NothingToDo, UpgradeCancelled
 from mwrelease.output import Result
 
-wiki_option = click.option("--wiki", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+# Not exists=True: a missing folder is "not a wiki" (exit 3) like a folder without LocalSettings.php.
+wiki_option = click.option("--wiki", required=True, type=click.Path(file_okay=False, path_type=Path),
                            help="The wiki's directory (holding LocalSettings.php), or a symlink to it.")
 state_option = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
                             help="Journal, backups and downloads (default: .mwrelease beside the wiki).")
@@ -26,6 +28,19 @@ unsigned_option = click.option("--allow-unsigned", is_flag=True,
                                help="Read a channel that is not signed (or not trusted with `mwrelease channel trust`) "
                                     "WITHOUT verification: whoever controls it decides what runs on the wiki. Only for "
                                     "old unsigned channels; a trusted channel is always verified.")
+
+
+exit_code_option = click.option(
+    "--exit-code", "exit_code", is_flag=True,
+    help=f"Exit {NothingToDo.exit_code} instead of 0 when there is nothing to do (for scripts that want to know).")
+
+
+def nothing_to_do(exc: NothingToDo, exit_code: bool) -> Result:
+    """Nothing to do is success for cron-style commands: one clear line and exit 0 (or 10 with --exit-code)."""
+    if exit_code:
+        raise exc
+    return Result(data={"nothing_to_do": True, "message": exc.message, "hint": exc.hint},
+                  text=exc.message + (f"\n{exc.hint}" if exc.hint else ""))
 
 
 def _say(msg: str) -> None:
@@ -57,9 +72,13 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--disable-incompatible", is_flag=True,
               help="Turn off extensions whose declared requirements exclude the new core, instead of stopping.")
+@click.option("--discard-local-changes", is_flag=True,
+              help="Upgrade even though files differ from the installed release (`mwrelease verify` lists them); "
+                   "the new tree does not carry them, the old tree beside the wiki keeps them.")
+@exit_code_option
 @url_option
 @reload_option
-@click.option("--php", "php", multiple=True, default=("php",), show_default=True,
+@click.option("--php", "php", multiple=True, default=("php",), callback=csv_callback, show_default=True,
               help="PHP binary that runs the wiki. Give it again for newer PHPs, oldest first, when a release needs "
                    "one the current PHP is not: `--php php7.4 --php php8.2` takes a 1.35 wiki through 1.39 on PHP 7.4 "
                    "to 1.43 on PHP 8.2. Each stop runs update.php with the first PHP its release accepts, and "
@@ -70,8 +89,9 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
 @json_option
 @reporting("upgrade")
 def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run: bool, yes: bool,
-            disable_incompatible: bool, url: str | None, reload_command: str | None, php: tuple[str, ...],
-            state_dir: Path | None, no_http_check: bool, allow_unsigned: bool) -> Result:
+            disable_incompatible: bool, discard_local_changes: bool, exit_code: bool, url: str | None,
+            reload_command: str | None, php: tuple[str, ...], state_dir: Path | None, no_http_check: bool,
+            allow_unsigned: bool) -> Result:
     """Upgrade a tarball-installed wiki to a release from a channel, with one command.
 
     Inspects the wiki, shows the plan (target, each extension's fate, intermediate stops, read-only
@@ -79,35 +99,41 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     tree beside the old one, update.php, switch, health check, read-only off. Any failure restores the
     old tree and database. A killed run is rolled back by the next `upgrade` or `rollback`.
 
+    Files that differ from the installed release (`mwrelease verify`) are listed in the plan, and the
+    upgrade refuses to overwrite them (exit 3) unless --discard-local-changes.
+
     \b
     A signed channel is verified with TUF against the anchor recorded by `mwrelease channel trust`
     (K SIG members' approval, expiry, rollback, every file's length and sha256); the plan names who approved.
 
     \b
-    Exit codes: 0 upgraded (or plan shown); 3 bad option or an incompatible extension (nothing changed);
-    4 channel unreachable (nothing changed); 8 the channel or an artifact does not verify, or the channel is not
-    trusted yet (nothing changed); 9 a step failed and the wiki was restored to its old version; 10 nothing to
-    do; 11 cancelled at the confirmation prompt (nothing changed); 130 interrupted.
+    Exit codes: 0 upgraded, plan shown, or already current (10 with --exit-code); 3 not a wiki, bad
+    option, an incompatible extension or local changes (nothing changed); 4 channel unreachable (nothing
+    changed); 8 the channel or an artifact does not verify, or the channel is not trusted yet (nothing
+    changed); 9 a step failed and the wiki was restored to its old version; 11 cancelled at the confirmation
+    prompt (nothing changed); 130 interrupted.
     """
     from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
     from mwrelease.upgrade.plan import Plan
 
     def confirm(plan: Plan) -> bool:
         _say(plan.render())
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise ConfigError("The upgrade needs confirmation, and there is no terminal to ask on.",
-                              hint="Run it again with --yes (after --dry-run to see the plan).")
-        return click.confirm("Proceed with the upgrade?", default=False, err=True)
+        return confirmed("Proceed with the upgrade?", yes, "upgrade")
 
     opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php[0], newer_php=tuple(php[1:]),
                    state_dir=state_dir,
-                   disable_incompatible=disable_incompatible, dry_run=dry_run, skip_http=no_http_check,
-                   reload_command=reload_command, allow_unsigned=allow_unsigned)
-    outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
+                   disable_incompatible=disable_incompatible, discard_local_changes=discard_local_changes,
+                   dry_run=dry_run, skip_http=no_http_check, reload_command=reload_command,
+                   allow_unsigned=allow_unsigned)
+    try:
+        outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
+    except NothingToDo as exc:
+        return nothing_to_do(exc, exit_code)
     if dry_run:
-        return Result(data=outcome.to_json(), text=outcome.plan.render() + "\n(dry run: nothing was changed)")
+        refused = ("\n(upgrade refuses to overwrite the local changes without --discard-local-changes)"
+                   if outcome.plan.local_changes and not discard_local_changes else "")
+        return Result(data=outcome.to_json(),
+                      text=outcome.plan.render() + refused + "\n(dry run: nothing was changed)")
     text = "\n".join(f"upgraded to {s['version']}: read-only {s['read_only_seconds']} s, total {s['total_seconds']} s, "
                      f"update.php {s['update_seconds']} s; old tree kept at {s['old_tree']}, backup {s['backup']}"
                      for s in outcome.stops)
@@ -117,6 +143,8 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
 @click.command("rollback")
 @click.option("--wiki", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The wiki's directory (it may be missing if an upgrade was killed mid-switch).")
+@click.option("--dry-run", is_flag=True, help="Show what would be restored and what would be lost; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
 @url_option
 @reload_option
 @php_option
@@ -124,19 +152,42 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
 @click.option("--no-http-check", is_flag=True, help="Health-check through PHP only.")
 @json_option
 @reporting("rollback")
-def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, state_dir: Path | None,
-             no_http_check: bool) -> Result:
+def rollback(wiki: Path, dry_run: bool, yes: bool, url: str | None, reload_command: str | None, php: str,
+             state_dir: Path | None, no_http_check: bool) -> Result:
     """Undo an interrupted upgrade, or return to the release before the last upgrade (old tree and
-    database backup; edits made since that upgrade are lost).
+    database backup). Shows first what it restores and what it loses (the revisions saved since the
+    backup, counted in the wiki's database), then asks.
 
     \b
-    Exit codes: 0 rolled back, 9 the rollback failed (see the message), 10 nothing to roll back.
+    Exit codes: 0 rolled back (or plan shown, with --dry-run); 3 not a wiki, or no terminal to ask
+    on and no --yes; 9 the rollback failed (see the message); 10 nothing to roll back; 11 cancelled
+    at the prompt.
     """
     from mwrelease.upgrade.rollback import rollback as do_rollback
+    from mwrelease.upgrade.rollback_plan import preview_rollback
 
+    plan = preview_rollback(wiki, state_dir=state_dir, php=php)
+    if dry_run:
+        return Result(data={"plan": plan.to_json(), "done": False},
+                      text=plan.render() + "\n(dry run: nothing was changed)")
+    _say(plan.render())
+    # Undoing an interrupted run loses nothing (the wiki was read-only), and the next `upgrade` would do
+    # it unasked: no question. Going back past a finished upgrade loses edits: ask.
+    if plan.action == "rollback" and not confirmed("Roll back?", yes, "rollback"):
+        raise UpgradeCancelled("Rollback cancelled; nothing was changed.")
     out = do_rollback(wiki, state_dir=state_dir, say=_say, php=php, url=url, skip_http=no_http_check,
                       reload_command=reload_command)
-    return Result(data=out, text=f"{out['action']}")
+    return Result(data={**out, "plan": plan.to_json(), "done": True}, text=f"{out['action']}")
+
+
+def confirmed(question: str, yes: bool, what: str) -> bool:
+    """--yes, or the admin's answer on a terminal; without a terminal and --yes, a clear refusal (exit 3)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError(f"The {what} needs confirmation, and there is no terminal to ask on; nothing was changed.",
+                          hint="Run it again with --yes (after --dry-run to see what it does).")
+    return click.confirm(question, default=False, err=True)
 
 
 @click.command("status")
@@ -191,22 +242,33 @@ def _render_status(d: dict[str, Any]) -> str:
               help="Keep the old tree and backup of the newest N upgrades (what `rollback` needs); 0 keeps none, "
                    "and rollback is then impossible.")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed and the space it frees; remove nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal, e.g. cron).")
+@exit_code_option
 @state_option
 @json_option
 @reporting("prune")
-def prune(wiki: Path, keep: int, dry_run: bool, state_dir: Path | None) -> Result:
+def prune(wiki: Path, keep: int, dry_run: bool, yes: bool, exit_code: bool, state_dir: Path | None) -> Result:
     """Remove what earlier upgrades left behind: old trees beside the wiki, database backups, trees
     parked by rollbacks, unpacked trees of failed runs and downloaded artifacts. The newest upgrade's old
-    tree and backup stay (--keep), so `mwrelease rollback` still works. Refuses while an upgrade runs or
-    was interrupted.
+    tree and backup stay (--keep), so `mwrelease rollback` still works. Shows what it removes, then asks.
+    Refuses while an upgrade runs or was interrupted.
 
     \b
-    Exit codes: 0 removed (or listed, with --dry-run); 3 an upgrade is running or was interrupted
-    (nothing removed); 10 nothing to prune.
+    Exit codes: 0 removed, listed (--dry-run) or nothing to prune (10 with --exit-code); 3 not a wiki,
+    an upgrade is running or was interrupted, or no terminal to ask on and no --yes (nothing removed);
+    11 cancelled at the prompt.
     """
     from mwrelease.upgrade.prune import prune as do_prune
 
-    data = do_prune(wiki, keep=keep, state_dir=state_dir, dry_run=dry_run)
+    def confirm(removals: list[dict[str, Any]]) -> bool:
+        _say(_render_prune({"dry_run": True, "removals": removals, "skipped": [], "kept": [],
+                            "bytes_freed": sum(r["bytes"] for r in removals)}).rsplit("\n", 1)[0])
+        return confirmed("Remove these?", yes, "prune")
+
+    try:
+        data = do_prune(wiki, keep=keep, state_dir=state_dir, dry_run=dry_run, confirm=confirm)
+    except NothingToDo as exc:
+        return nothing_to_do(exc, exit_code)
     warnings = data.pop("warnings")
     return Result(data=data, text=lambda: _render_prune(data), warnings=warnings)
 

@@ -60,7 +60,9 @@ def download_error(what: str, exc: Exception, *, hint: str | None) -> SourceErro
                            "installs from a channel whose certificate verifies, so nothing was downloaded.",
                            hint="If the channel uses a private certificate authority, point REQUESTS_CA_BUNDLE at "
                                 "its certificate (a PEM file); otherwise tell the channel's maintainers.")
-    return SourceError(f"{what}: {exc}.", hint=hint)
+    from mwrelease.release.httperrors import describe_http_error
+
+    return SourceError(f"{what}: {describe_http_error(exc)}.", hint=hint)
 
 
 def stream_verified(chunks: Iterable[bytes], dest: Path, *, sha256: str, size: int | None = None,

@@ -40,6 +40,7 @@ class Options:
     newer_php: tuple[str, ...] = ()  # PHPs the web server can be switched to, for releases the current one cannot run
     state_dir: Path | None = None
     disable_incompatible: bool = False
+    discard_local_changes: bool = False  # upgrade even though files differ from the installed release
     dry_run: bool = False
     skip_http: bool = False
     update_timeout: float = 3600.0
@@ -87,6 +88,9 @@ def prepare(opts: Options, say: Say) -> Prepared:
         # Unpacked by hand (from this channel's tarball?): local changes against that release, and the delta
         # applies when there are none.
         inst = adopt_release_manifest(inst, client.manifest(installed_rel.manifest_file, installed_rel.manifest_sha256))
+    elif inst.installed_manifest is None:
+        say(f"note: {opts.wiki} was not installed by mwrelease and the channel has no release {inst.core_version} "
+            "to compare it with, so local changes to core files cannot be found (the old tree is kept beside the wiki)")
     plan = make_plan(inst, index, manifests, route=route, disable_incompatible=opts.disable_incompatible,
                      database_bytes=bk.database_size(inst.db), php_versions=php_versions(opts, inst))
     plan = replace(plan, approvals=tuple(approval_note(client, s.version, s.artifact)["text"] for s in plan.stops))
@@ -98,6 +102,14 @@ def prepare(opts: Options, say: Say) -> Prepared:
                           hint="Pass --reload-command with a script that points the web server (php-fpm pool, Apache "
                                "module) at $MWRELEASE_PHP and reloads it; it also runs with the old PHP when an "
                                "upgrade is rolled back.")
+    if plan.local_changes and not opts.discard_local_changes and not opts.dry_run:
+        raise ConfigError(f"{len(plan.local_changes)} file(s) of {opts.wiki} differ from the installed release, and the "
+                          "upgrade would replace them with the new release's; nothing was changed.",
+                          details=list(plan.local_changes[:50]) + (
+                              [f"... and {len(plan.local_changes) - 50} more"] if len(plan.local_changes) > 50 else []),
+                          hint="`mwrelease verify --wiki ...` lists them. Save what you need (the old tree is kept "
+                               "beside the wiki after the upgrade, too) and run again with --discard-local-changes, "
+                               "or move your own code into an extension.")
     return Prepared(inst=inst, plan=plan, client=client, index=index, recovered=recovered)
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from mwrelease.errors import ConfigError
-from mwrelease.mwtree import ADMIN_ENTRIES, components, core_version_of
+from mwrelease.mwtree import components, core_version_of
 from mwrelease.release.lines import line_of
-from mwrelease.release.manifest import Manifest, local_changes
+from mwrelease.release.manifest import Manifest
+from mwrelease.upgrade.treediff import wiki_diff
 
 INSTALLED_MANIFEST = ".mwrelease/manifest.json"  # inside a tree installed by mwrelease
 _MARK = "@@MWRELEASE@@"
@@ -103,13 +104,19 @@ class Installation:
                 "warnings": list(self.warnings)}
 
 
-def inspect_wiki(wiki: Path, *, php: str = "php", check_local_changes: bool = True) -> Installation:
+def require_wiki(wiki: Path) -> None:
+    """ConfigError (exit 3, the same for every admin command) unless ``wiki`` is an installed MediaWiki."""
     if not wiki.exists():
-        raise ConfigError(f"{wiki} does not exist.", hint="Pass --wiki with the directory that holds LocalSettings.php.")
-    tree = wiki.resolve()
-    if not (tree / "LocalSettings.php").is_file():
+        raise ConfigError(f"{wiki} does not exist; it is not a wiki.",
+                          hint="Pass --wiki with the directory that holds LocalSettings.php.")
+    if not (wiki.resolve() / "LocalSettings.php").is_file():
         raise ConfigError(f"{wiki} has no LocalSettings.php; it is not an installed MediaWiki.",
                           hint="Pass --wiki with the directory that holds LocalSettings.php and index.php.")
+
+
+def inspect_wiki(wiki: Path, *, php: str = "php", check_local_changes: bool = True) -> Installation:
+    require_wiki(wiki)
+    tree = wiki.resolve()
     warnings: list[str] = []
     facts: dict[str, Any] | None = None
     try:
@@ -148,8 +155,8 @@ def inspect_wiki(wiki: Path, *, php: str = "php", check_local_changes: bool = Tr
 
 
 def _local_changes(tree: Path, manifest: Manifest, exts: list[InstalledExtension] | tuple[InstalledExtension, ...]) -> list[str]:
-    ignore = ADMIN_ENTRIES | _admin_extension_dirs(list(exts), manifest) | {"mwrelease-readonly.php"}
-    return local_changes(tree, manifest, ignore=frozenset(ignore))
+    """Every file that differs from the release, as `mwrelease verify` lists it ("changed: includes/Defines.php")."""
+    return wiki_diff(tree, manifest).lines()
 
 
 def adopt_release_manifest(inst: Installation, manifest: Manifest) -> Installation:
@@ -237,8 +244,3 @@ def _extensions(tree: Path, facts: dict[str, Any]) -> list[InstalledExtension]:
             out[(kind, name)] = InstalledExtension(name=name, kind=kind, loaded=True,
                                                    version=thing.get("version"), requires_mediawiki=None, path=path)
     return sorted(out.values(), key=lambda e: (e.kind, e.name))
-
-
-def _admin_extension_dirs(exts: list[InstalledExtension], manifest: Manifest) -> set[str]:
-    shipped = {f"{'skins' if c.kind == 'skin' else 'extensions'}/{c.name}" for c in manifest.components}
-    return {e.path for e in exts if e.path not in shipped}

@@ -64,6 +64,7 @@ class Plan:
     php: str = "php"  # the PHP that runs the wiki before the upgrade
     php_version: str = ""
     approvals: tuple[str, ...] = ()  # per stop: who approved it (signed channel), or that nobody's approval was checked
+    local_changes: tuple[str, ...] = ()  # `mwrelease verify`'s lines: files that differ from the installed release
 
     @property
     def switches_php(self) -> bool:
@@ -77,7 +78,8 @@ class Plan:
         return {"from": self.from_version, "target": self.target, "stops": [s.to_json() for s in self.stops],
                 "extensions": [e.to_json() for e in self.extensions], "database": self.database,
                 "estimated_read_only_seconds": self.estimated_read_only_seconds, "warnings": list(self.warnings),
-                "php": self.php, "php_version": self.php_version, "approvals": list(self.approvals)}
+                "php": self.php, "php_version": self.php_version, "approvals": list(self.approvals),
+                "local_changes": list(self.local_changes)}
 
     def render(self) -> str:
         lines = [f"Upgrade plan: MediaWiki {self.from_version} -> {self.target}"]
@@ -110,6 +112,10 @@ class Plan:
                 lines.append(f"    {e.kind} {e.name} {e.old_version or ''}: DISABLED ({e.reason})")
         if quiet:
             lines.append(f"  not loaded (updated or copied, no effect on the wiki): {', '.join(e.name for e in quiet)}")
+        if self.local_changes:
+            lines.append(f"  local changes ({len(self.local_changes)} file(s) differ from the installed release; "
+                         "the new tree does not carry them, the old tree keeps them):")
+            lines += [f"    {c}" for c in self.local_changes]
         for w in self.warnings:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)
@@ -280,13 +286,10 @@ def make_plan(inst: Installation, index: ChannelIndex, manifests: dict[str, Mani
             ext_plans.append(ExtensionPlan(name=c.name, kind=c.kind, fate="bundled", old_version=None,
                                            new_version=c.version, new_ref=c.ref, reason="new in the release; not loaded",
                                            loaded=False))
-    if inst.local_changes:
-        warnings.append(f"{len(inst.local_changes)} core file(s) differ from the installed release and will not be carried "
-                        f"over (the old tree is kept): {', '.join(inst.local_changes[:5])}")
     return Plan(from_version=inst.core_version, target=target.version, stops=tuple(stops),
                 extensions=tuple(ext_plans), database=inst.db.type,
                 estimated_read_only_seconds=estimate_read_only(len(stops), database_bytes), warnings=tuple(warnings),
-                php=current_php, php_version=php_versions.get(current_php, ""))
+                php=current_php, php_version=php_versions.get(current_php, ""), local_changes=inst.local_changes)
 
 
 def _compatibility(e: InstalledExtension, versions: list[str]) -> str | None:

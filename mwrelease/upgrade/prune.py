@@ -28,8 +28,9 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
-from mwrelease.errors import ConfigError, NothingToDo, UpgradeError
+from mwrelease.errors import ConfigError, NothingToDo, UpgradeCancelled, UpgradeError
 from mwrelease.fsutil import now
+from mwrelease.upgrade.inspect import require_wiki
 from mwrelease.upgrade.journal import (HistoryEntry, Journal, append_history, load_history, mark_history,
                                        parse_history, state_dir_for)
 from mwrelease.upgrade.prune_plan import (BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, Removal, abs_path, inside,
@@ -163,10 +164,13 @@ def _rmtree(path: str) -> None:
 
 
 def prune(wiki: Path, *, keep: int = 1, state_dir: Path | None = None, dry_run: bool = False,
-          say: Say | None = None) -> dict[str, Any]:
+          say: Say | None = None, confirm: Callable[[list[dict[str, Any]]], bool] | None = None) -> dict[str, Any]:
     """Remove (or with ``dry_run`` list) what ``plan_prune`` chose, after checking each path on disk.
+    ``confirm`` gets the removals (path, what, bytes) before anything is removed; False cancels.
 
-    Raises ConfigError while a journal exists and NothingToDo when nothing is left to remove."""
+    Raises ConfigError when ``wiki`` is no wiki or while a journal exists, NothingToDo when nothing is left
+    to remove, UpgradeCancelled when ``confirm`` says no."""
+    require_wiki(wiki)
     wiki = Path(abs_path(wiki))
     state = Path(abs_path(state_dir_for(wiki, state_dir)))
     try:
@@ -193,6 +197,8 @@ def prune(wiki: Path, *, keep: int = 1, state_dir: Path | None = None, dry_run: 
                           hint="--keep 0 also removes the last upgrade's old tree and backup (rollback is then "
                                "impossible)." if keep else None)
     sizes = measure([r.path for r in todo])
+    if not dry_run and confirm is not None and not confirm([{**r.to_json(), "bytes": n} for r, n in zip(todo, sizes)]):
+        raise UpgradeCancelled("Prune cancelled; nothing was removed.")
     removed: list[dict[str, Any]] = []
     warnings: list[str] = []
     pruned_entries: set[str] = set()

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from mwrelease.errors import NothingToDo, UpgradeError
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import check_health
-from mwrelease.upgrade.inspect import inspect_wiki
+from mwrelease.upgrade.inspect import inspect_wiki, require_wiki
 from mwrelease.upgrade.journal import HistoryEntry, Journal, read_history, standing_upgrades, state_dir_for
 from mwrelease.upgrade.processes import describe, log_tail, reload_server
 from mwrelease.upgrade.settings import readonly_off, readonly_on
@@ -32,6 +32,7 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
         return {**rec, "action": "rolled back an interrupted upgrade"}
     last = last_upgrade(read_history(state), wiki)
     if last is None:
+        require_wiki(wiki)  # "not a wiki" (exit 3) is not "nothing to roll back"
         raise NothingToDo(f"There is no finished upgrade of {wiki} to roll back.",
                           hint="`mwrelease status --wiki ...` lists the upgrades and backups.")
     if last.id is None or last.from_version is None or last.to_version is None or last.layout is None:

@@ -83,7 +83,7 @@ def test_chain_1_35_to_1_43_through_1_39_with_a_php_switch(chain: Any) -> None:
     assert f"MWRKEEP-OK-{s.new_v}" in rendered
 
     # prune frees the first stop's old 1.35 tree, backup and the downloads, and keeps what rollback needs.
-    pr = envelope(s.mwrelease("prune", "--wiki", "/var/www/wiki", "--json"))
+    pr = envelope(s.mwrelease("prune", "--wiki", "/var/www/wiki", "--json", "--yes"))
     assert pr["exit_code"] == 0, pr
     print(f"prune freed {pr['data']['bytes_freed'] / 1e6:.0f} MB")
     left = s.sh("ls /var/www").stdout.split()

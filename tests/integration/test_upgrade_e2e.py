@@ -173,9 +173,10 @@ def test_dry_run_reports_local_changes_to_core(server: Any, pristine: dict[str, 
         return data
 
     server.reset()
-    assert not [w for w in plan()["warnings"] if "differ" in w]  # LocalSettings, images, MwrTestKeep are the admin's
+    assert plan()["local_changes"] == []  # LocalSettings, images, MwrTestKeep are the admin's
     server.sh("echo '// a local hack' >> /var/www/wiki/includes/WebStart.php")
-    warnings = [w for w in plan()["warnings"] if "differ" in w]
-    assert len(warnings) == 1 and "1 core file(s)" in warnings[0] and "includes/WebStart.php" in warnings[0], warnings
+    assert plan()["local_changes"] == ["changed: includes/WebStart.php"]
+    r = server.upgrade()  # refused without --discard-local-changes, nothing changed
+    assert r.exit_code == 3 and "changed: includes/WebStart.php" in envelope(r)["errors"][0]["details"], r.output[-3000:]
     server.sh("sed -i '$ d' /var/www/wiki/includes/WebStart.php")
     assert_unchanged(server, pristine)

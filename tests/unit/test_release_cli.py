@@ -14,7 +14,7 @@ def test_release_build_and_channel_publish_cli(tmp_path: Path) -> None:
     make_lock("1.43.5").dump(lock_path)
     core = make_core(tmp_path / "core", "1.43.5")
     runner = CliRunner()
-    r = runner.invoke(cli, ["release", "build", str(lock_path), "--core-tree", str(core), "-o", str(tmp_path / "out"),
+    r = runner.invoke(cli, ["release", "build", str(lock_path), "--core-tree", str(core), "--out-dir", str(tmp_path / "out"),
                             "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)

@@ -75,7 +75,7 @@ def sha256_of(data: bytes) -> str:
 
 
 def run_build(lock: Path, out: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    r = CliRunner().invoke(cli, ["release", "build", str(lock), "-o", str(out), "--json", *args])
+    r = CliRunner().invoke(cli, ["release", "build", str(lock), "--out-dir", str(out), "--json", *args])
     assert r.stdout, r.output
     return r.exit_code, json.loads(r.stdout)
 

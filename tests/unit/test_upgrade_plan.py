@@ -56,8 +56,9 @@ def test_minor_upgrade_default_line_uses_delta_when_tree_is_pristine() -> None:
     installed = manifest("1.43.4")
     plan = make_plan(inst("1.43.4", installed=installed), IDX, MANIFESTS)
     assert plan.target == "1.43.5" and plan.stops[0].delta_from == "1.43.4"
-    plan2 = make_plan(inst("1.43.4", installed=installed, changes=("api.php differs",)), IDX, MANIFESTS)
-    assert plan2.stops[0].delta_from is None and any("api.php" in w for w in plan2.warnings)
+    plan2 = make_plan(inst("1.43.4", installed=installed, changes=("changed: api.php",)), IDX, MANIFESTS)
+    assert plan2.stops[0].delta_from is None and plan2.local_changes == ("changed: api.php",)
+    assert "    changed: api.php" in plan2.render().splitlines()
 
 
 def test_already_current_and_downgrade() -> None:
@@ -107,6 +108,6 @@ def test_no_php_for_a_stop_names_the_intermediate_release() -> None:
 def test_plan_json_shape() -> None:
     data = make_plan(inst("1.39.10"), IDX, MANIFESTS, line="1.43-lts", database_bytes=10_000_000).to_json()
     assert set(data) == {"from", "target", "stops", "extensions", "database", "estimated_read_only_seconds", "warnings",
-                         "php", "php_version", "approvals"}
+                         "php", "php_version", "approvals", "local_changes"}
     assert set(data["stops"][0]) == {"version", "line", "artifact", "delta_from", "php", "php_version"}
     assert data["estimated_read_only_seconds"] > 15

@@ -191,7 +191,9 @@ def test_interrupted_upgrade_blocks_prune_until_rolled_back(tmp_path: Path, chan
     assert r.returncode == 3 and env["status"] == "error" and env["errors"][0]["kind"] == "config"
     assert listing(wiki.parent) == before
     assert cli("rollback", "--wiki", str(wiki), "--no-http-check").returncode == 0
-    r = cli("prune", "--wiki", str(wiki), "--json")
+    r = cli("prune", "--wiki", str(wiki))  # no terminal to ask on, no --yes: refused, nothing removed
+    assert r.returncode == 3 and "--yes" in r.stderr and "Would remove" in r.stderr
+    r = cli("prune", "--wiki", str(wiki), "--json", "--yes")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)["data"]
     # The older upgrade's tree and backup, the killed run's backup (its new tree was removed by the
@@ -199,9 +201,12 @@ def test_interrupted_upgrade_blocks_prune_until_rolled_back(tmp_path: Path, chan
     assert sorted(x["kind"] for x in data["removals"]) == [BACKUP, BACKUP, DOWNLOAD, DOWNLOAD, DOWNLOAD, OLD_TREE]
     assert data["bytes_freed"] == sum(x["bytes"] for x in data["removals"]) > 0
     assert (wiki.parent / "wiki.mwrelease-old-1.39.2").is_dir() and inspect_wiki(wiki).core_version == "1.39.3"
-    r = cli("prune", "--wiki", str(wiki))
+    # Nothing to prune is success for cron; --exit-code makes it 10 for scripts that want to know.
+    r = cli("prune", "--wiki", str(wiki), "--yes")
+    assert r.returncode == 0 and r.stdout.startswith("Nothing to prune"), r.stderr
+    r = cli("prune", "--wiki", str(wiki), "--yes", "--exit-code")
     assert r.returncode == 10, r.stderr
-    r = cli("prune", "--wiki", str(wiki), "--json")
+    r = cli("prune", "--wiki", str(wiki), "--json", "--exit-code")
     assert r.returncode == 10 and json.loads(r.stdout)["errors"][0]["kind"] == "nothing-to-do"
 
 
