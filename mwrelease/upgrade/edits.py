@@ -106,7 +106,10 @@ def _postgres(db: Database, table: str, ts: str) -> tuple[int, str | None, str |
     fmt = "to_char({} AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS')"
     query = (f"SELECT COUNT(*), {fmt.format('MIN(rev_timestamp)')}, {fmt.format('MAX(rev_timestamp)')} "
              f"FROM {table} WHERE rev_timestamp >= to_timestamp('{ts}', 'YYYYMMDDHH24MISS') AT TIME ZONE 'UTC'")
-    out = _query(["psql", "-X", "-tA", "-F", "\t", *_pg_args(db), "-d", db.name, "-c", query], db)
+    # MediaWiki's tables live in the schema $wgDBmwschema ("mediawiki" by default), which the wiki's role
+    # does not always have on its search_path; SET ignores a schema that does not exist. -q: no "SET" tag.
+    query = f"SET search_path TO mediawiki, public; {query}"
+    out = _query(["psql", "-X", "-q", "-tA", "-F", "\t", *_pg_args(db), "-d", db.name, "-c", query], db)
     return _row(out)
 
 

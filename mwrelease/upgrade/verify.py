@@ -53,7 +53,7 @@ class Verification:
         return "\n".join(out)
 
 
-def verify_wiki(wiki: Path, *, channel: str | None = None) -> Verification:
+def verify_wiki(wiki: Path, *, channel: str | None = None, allow_unsigned: bool = False) -> Verification:
     """Compare the wiki's tree with its release manifest. Needs no PHP: the core version is read from
     includes/Defines.php."""
     require_wiki(wiki)
@@ -63,9 +63,9 @@ def verify_wiki(wiki: Path, *, channel: str | None = None) -> Verification:
     if mpath.is_file():
         manifest, source = Manifest.load(mpath), "installed"
     elif channel:
-        from mwrelease.release.channel import ChannelClient
+        from mwrelease.trust.client import open_channel
 
-        client = ChannelClient(channel)
+        client = open_channel(channel, allow_unsigned=allow_unsigned)
         rel = client.index().find(version)
         if rel is None:
             raise ConfigError(f"{wiki} was not installed by mwrelease, and the channel {channel} has no release "

@@ -44,7 +44,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @needs_php
 def test_install_then_verify_then_upgrade(tmp_path: Path, channel: Path) -> None:
     wiki = tmp_path / "www" / "wiki"
-    base = ("install", "--channel", str(channel), "--line", "1.39", "--path", str(wiki), "--db", "sqlite",
+    base = ("install", "--channel", str(channel), "--allow-unsigned", "--line", "1.39", "--path", str(wiki), "--db", "sqlite",
             "--server", "http://127.0.0.1:8080", "--admin", "Admin")
     r = cli(*base)  # no password anywhere, no terminal to prompt on
     assert r.returncode == 3 and "MWRELEASE_ADMIN_PASSWORD" in r.stderr and not wiki.exists()
@@ -63,7 +63,7 @@ def test_install_then_verify_then_upgrade(tmp_path: Path, channel: Path) -> None
     assert r.returncode == 0, r.stdout + r.stderr
     r = cli(*base, env={"MWRELEASE_ADMIN_PASSWORD": PASSWORD})
     assert r.returncode == 3 and "not an empty directory" in r.stderr  # never over an existing wiki
-    r = cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes", "--no-http-check",
+    r = cli("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned", "--line", "1.43", "--yes", "--no-http-check",
             "--json")
     assert r.returncode == 0, r.stderr
     assert inspect_wiki(wiki).core_version == "1.43.1"
@@ -75,7 +75,7 @@ def test_failed_install_php_leaves_nothing(tmp_path: Path, channel: Path) -> Non
     pw = tmp_path / "pw"
     pw.write_text("short\n")
     wiki = tmp_path / "wiki"
-    r = cli("install", "--channel", str(channel), "--path", str(wiki), "--db", "sqlite", "--server",
+    r = cli("install", "--channel", str(channel), "--allow-unsigned", "--path", str(wiki), "--db", "sqlite", "--server",
             "http://127.0.0.1/w", "--admin", "Admin", "--admin-password-file", str(pw))
     assert r.returncode == 9 and "at least 10 characters" in r.stderr, r.stderr
     assert not wiki.exists() and not (tmp_path / "wiki-data").exists()

@@ -50,7 +50,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_verify_reports_changed_missing_and_added_files(wiki: Path, channel: Path) -> None:
     r = cli("verify", "--wiki", str(wiki))
     assert r.returncode == 3 and "--channel" in r.stderr  # unpacked by hand: which release is unknown
-    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel), "--json")
+    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned", "--json")
     data = json.loads(r.stdout)["data"]
     assert r.returncode == 0 and data["clean"] and data["files_checked"] > 5
     assert data["own_extensions_and_skins"] == ["extensions/MyExt"]  # the admin's own: listed, not checked
@@ -58,12 +58,12 @@ def test_verify_reports_changed_missing_and_added_files(wiki: Path, channel: Pat
         fh.write("// local patch\n")
     (wiki / "api.php").unlink()
     (wiki / "includes" / "Mine.php").write_text("<?php\n")
-    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel), "--json")
+    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned", "--json")
     data = json.loads(r.stdout)["data"]
     assert r.returncode == 8
     assert (data["changed"], data["missing"], data["added"]) == (["includes/Defines.php"], ["api.php"],
                                                                  ["includes/Mine.php"])
-    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel))
+    r = cli("verify", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned")
     assert r.returncode == 8 and "changed: includes/Defines.php" in r.stdout and "missing: api.php" in r.stdout
 
 
@@ -71,7 +71,7 @@ def test_verify_reports_changed_missing_and_added_files(wiki: Path, channel: Pat
 def test_upgrade_refuses_to_overwrite_local_changes(wiki: Path, channel: Path) -> None:
     with open(wiki / "includes" / "Defines.php", "a") as fh:
         fh.write("// local patch\n")
-    up = ("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--no-http-check")
+    up = ("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned", "--line", "1.43", "--no-http-check")
     r = cli(*up, "--dry-run")
     assert r.returncode == 0 and "changed: includes/Defines.php" in r.stdout and "--discard-local-changes" in r.stdout
     r = cli(*up, "--yes")
@@ -90,7 +90,7 @@ def test_not_a_wiki_is_exit_3_everywhere(tmp_path: Path, channel: Path) -> None:
         if folder.name == "empty":
             folder.mkdir()
         for args in (("status",), ("rollback", "--yes"), ("prune", "--yes"), ("verify",),
-                     ("upgrade", "--channel", str(channel), "--yes")):
+                     ("upgrade", "--channel", str(channel), "--allow-unsigned", "--yes")):
             r = cli(*args, "--wiki", str(folder))
             assert r.returncode == 3, (args, folder, r.stderr)
             assert "not a wiki" in r.stderr or "not an installed MediaWiki" in r.stderr, r.stderr
@@ -108,7 +108,7 @@ def _revision_table(wiki: Path, *times: dt.datetime) -> None:
 def test_nothing_to_do_and_rollback_plan(wiki: Path, channel: Path) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     _revision_table(wiki, now - dt.timedelta(days=3))  # an edit before the upgrade: kept by the backup
-    up = ("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--no-http-check", "--yes")
+    up = ("upgrade", "--wiki", str(wiki), "--channel", str(channel), "--allow-unsigned", "--line", "1.43", "--no-http-check", "--yes")
     assert cli(*up).returncode == 0
     r = cli(*up)  # already current: success for cron, one clear line
     assert r.returncode == 0 and "already on MediaWiki 1.43.1" in r.stdout, r.stderr
