@@ -270,7 +270,7 @@ def _fail(c: StopRun, exc: BaseException) -> NoReturn:
     j.mark(failed, "failed")
     c.say(f"Step {failed!r} failed: {describe(exc)}. Restoring the wiki to {inst.core_version}...")
     try:
-        undo(j, c.say, db=inst.db)
+        undo(j, c.say, db=inst.db, reload_command=c.reload_command)
     except Exception as undo_exc:  # the worst case: say exactly what is where
         raise UpgradeError(
             f"Step {failed!r} of the upgrade to {version} failed ({describe(exc)}), and restoring the old "
