@@ -42,10 +42,11 @@ def replacing(path: Path, *, mode: int | None = None, durable: bool = False) -> 
     left as it was.
 
     ``mode`` None gives the file the mode a plain ``open(path, "w")`` would (0666 less the umask); pass e.g.
-    0o644 or 0o600 to set one.
+    0o644 or 0o600 to set one. With a mode, the temporary file is created 0600 (by ``os.open``, before a byte
+    is written: it may hold a password) and gets ``mode`` only when complete.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _reserve_beside(path)
+    tmp = _reserve_beside(path, 0o666 if mode is None else 0o600)
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -73,14 +74,14 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None, dura
         tmp.write_bytes(raw)
 
 
-def _reserve_beside(path: Path) -> Path:
+def _reserve_beside(path: Path, create_mode: int = 0o666) -> Path:
     # O_EXCL with a random name: two writers of the same target (parallel cells, two publishes) never share a
     # temporary file. Created with 0666 like open(..., "w"), so the umask decides as it would for a plain write
     # (mkstemp's 0600 would silently make every manifest and index private).
     for _ in range(100):
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create_mode))
             return tmp
         except FileExistsError:
             continue
