@@ -232,3 +232,26 @@ def test_rollback_exits_non_zero_when_its_health_check_fails(wiki: Path, channel
     assert exc.value.exit_code != 0 and "health check" in exc.value.message
     assert exc.value.details == ["Special:Version says 1.43.1"]
     assert Journal.load(open_state(wiki, None)) is None  # the rollback itself is filed in the history
+
+
+@needs_php
+def test_a_disk_filling_up_while_unpacking_says_disk_full(wiki: Path, channel: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import tarfile
+
+    real = tarfile.TarFile.extract
+    calls = [0]
+
+    def extract(self: tarfile.TarFile, *a: object, **k: object) -> None:
+        calls[0] += 1
+        if calls[0] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", extract)
+    with pytest.raises(UpgradeError) as exc:
+        upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
+    assert "disk filled up" in exc.value.message and "damaged" not in exc.value.message
+    assert inspect_wiki(wiki).core_version == "1.39.1"
+    assert not [p for p in wiki.parent.iterdir() if "mwrelease-new" in p.name]
