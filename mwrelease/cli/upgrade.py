@@ -15,7 +15,9 @@ from mwrelease.output import Result
 wiki_option = click.option("--wiki", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                            help="The wiki's directory (holding LocalSettings.php), or a symlink to it.")
 state_option = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-                            help="Journal, backups and downloads (default: .mwrelease beside the wiki).")
+                            help="Journal, backups and downloads, private to you (default: "
+                                 "/var/lib/mwrelease/<wiki-id> for root, $XDG_STATE_HOME/mwrelease/<wiki-id> "
+                                 "otherwise).")
 php_option = click.option("--php", default="php", show_default=True, help="PHP binary that runs the wiki.")
 url_option = click.option("--url", help="The wiki's base URL for the health check (default: $wgServer$wgScriptPath).")
 reload_option = click.option("--reload-command", metavar="CMD",
@@ -78,7 +80,7 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     Exit codes: 0 upgraded (or plan shown); 3 bad option or an incompatible extension (nothing changed);
     4 channel unreachable (nothing changed); 8 artifact does not verify (nothing changed);
     9 a step failed and the wiki was restored to its old version; 10 nothing to do; 11 cancelled at the
-    confirmation prompt (nothing changed); 130 interrupted.
+    confirmation prompt (nothing changed); 12 another mwrelease run holds this wiki's lock; 130 interrupted.
     """
     from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
     from mwrelease.upgrade.plan import Plan
@@ -121,7 +123,8 @@ def rollback(wiki: Path, url: str | None, reload_command: str | None, php: str, 
     database backup; edits made since that upgrade are lost).
 
     \b
-    Exit codes: 0 rolled back, 9 the rollback failed (see the message), 10 nothing to roll back.
+    Exit codes: 0 rolled back, 3 the state directory is not private to you, 9 the rollback or its health check
+    failed (see the message), 10 nothing to roll back, 12 another mwrelease run holds this wiki's lock.
     """
     from mwrelease.upgrade.rollback import rollback as do_rollback
 
@@ -190,7 +193,7 @@ def prune(wiki: Path, keep: int, dry_run: bool, state_dir: Path | None) -> Resul
 
     \b
     Exit codes: 0 removed (or listed, with --dry-run); 3 an upgrade is running or was interrupted
-    (nothing removed); 10 nothing to prune.
+    (nothing removed); 10 nothing to prune; 12 another mwrelease run holds this wiki's lock.
     """
     from mwrelease.upgrade.prune import prune as do_prune
 
