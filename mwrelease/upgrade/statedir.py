@@ -12,7 +12,7 @@ and no other user reads or plants files:
 path is the wiki's absolute path with its parent resolved but not the wiki itself: in the symlink layout the
 link's target changes with every upgrade, the link does not.
 
-Before mwrelease 0.x the state sat beside the wiki (``<parent>/.mwrelease``), often under the web root. Such a
+Earlier versions kept the state beside the wiki (``<parent>/.mwrelease``), often under the web root. Such a
 folder is found: with no journal in it (no upgrade half done) it is moved to the new place when that is on the
 same file system, and the paths its history names inside it are rewritten; otherwise it is used where it is,
 made private (0700), with a warning.
