@@ -105,6 +105,13 @@ class UpgradeCancelled(MwreleaseError):
     kind = "cancelled"
 
 
+class WikiLocked(MwreleaseError):
+    """Another mwrelease upgrade, rollback or prune holds this wiki's lock; nothing was changed."""
+
+    exit_code = 12
+    kind = "locked"
+
+
 class Interrupted(MwreleaseError):
     exit_code = 130
     kind = "interrupted"
@@ -123,5 +130,6 @@ EXIT_CODES: dict[int, str] = {
     UpgradeError.exit_code: "upgrade failed and was rolled back; the wiki is on its old version",
     NothingToDo.exit_code: "nothing to do (upgrade and prune: only with --exit-code; they exit 0 otherwise)",
     UpgradeCancelled.exit_code: "cancelled at the confirmation prompt (upgrade, rollback, prune); nothing was changed",
+    WikiLocked.exit_code: "another mwrelease run (upgrade, rollback, prune) holds this wiki's lock; nothing was changed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

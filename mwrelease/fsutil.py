@@ -8,18 +8,21 @@ the rename itself survives a power cut (the upgrade journal needs that).
 Safe unpacking: an archive may come from a channel, a core tarball URL or an extension's tarball; a hostile
 or broken one must never write outside the target directory. Every member is checked *before* anything is
 written: absolute paths, ``..`` components, links whose target leaves the tree, hard links, devices and fifos
-are refused with an IntegrityError. ``tarfile``'s ``data`` filter then runs as a second guard.
+are refused with an IntegrityError, and so are symlink chains that leave the tree and members under a symlink
+(``check_links``, which resolves the archive's links itself, so that a Python without tar filters, such as
+Debian bookworm's 3.11.2, is as safe as 3.12). ``tarfile``'s ``data`` filter then runs as a second guard.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
 import os
 import posixpath
 import secrets
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,10 +45,11 @@ def replacing(path: Path, *, mode: int | None = None, durable: bool = False) -> 
     left as it was.
 
     ``mode`` None gives the file the mode a plain ``open(path, "w")`` would (0666 less the umask); pass e.g.
-    0o644 or 0o600 to set one.
+    0o644 or 0o600 to set one. With a mode, the temporary file is created 0600 (by ``os.open``, before a byte
+    is written: it may hold a password) and gets ``mode`` only when complete.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _reserve_beside(path)
+    tmp = _reserve_beside(path, 0o666 if mode is None else 0o600)
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -73,14 +77,14 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None, dura
         tmp.write_bytes(raw)
 
 
-def _reserve_beside(path: Path) -> Path:
+def _reserve_beside(path: Path, create_mode: int = 0o666) -> Path:
     # O_EXCL with a random name: two writers of the same target (parallel cells, two publishes) never share a
     # temporary file. Created with 0666 like open(..., "w"), so the umask decides as it would for a plain write
     # (mkstemp's 0600 would silently make every manifest and index private).
     for _ in range(100):
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create_mode))
             return tmp
         except FileExistsError:
             continue
@@ -128,25 +132,90 @@ def _unsafe(name: str, why: str) -> IntegrityError:
                           "channel and tell the release managers if it happens again.")
 
 
+MAX_UNPACKED = 8 << 30  # no release or extension tarball comes near 8 GiB unpacked; a gzip bomb does
+
+
+def check_links(members: list[tarfile.TarInfo], rels: list[str]) -> None:
+    """Refuse what per-member checks cannot see: a member written through a symlink member (``lnk/file``), and a
+    symlink whose target leaves the tree once the archive's other symlinks are followed (``b/c -> ..`` then
+    ``e -> b/c/..``). With tar filters, Python checks this at extraction; without them (3.11.2, Debian
+    bookworm's), this is the only guard, so it always runs."""
+    links = {rel: m.linkname for m, rel in zip(members, rels) if rel and m.issym()}
+    for m, rel in zip(members, rels):
+        parts = rel.split("/") if rel else []
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise _unsafe(m.name, f"lies under the symlink {'/'.join(parts[:i])!r} in the same archive")
+        if rel in links:
+            if _resolve(posixpath.dirname(rel), links[rel], links) is None:
+                raise _unsafe(m.name, f"is a symlink that leaves the tree through other symlinks ({m.linkname!r})")
+
+
+def _resolve(base: str, target: str, links: dict[str, str]) -> str | None:
+    """Where ``target`` (relative to the folder ``base``) really leads inside the tree, following the archive's
+    symlinks as the kernel would; None when it leaves the tree (or loops)."""
+    todo = [p for p in target.split("/") if p] [::-1]
+    here: list[str] = [p for p in base.split("/") if p]
+    hops = 0
+    while todo:
+        part = todo.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            if not here:
+                return None
+            here.pop()
+            continue
+        here.append(part)
+        cur = "/".join(here)
+        if cur in links:
+            hops += 1
+            if hops > 40 or links[cur].startswith("/"):
+                return None
+            here.pop()
+            todo.extend([p for p in links[cur].split("/") if p][::-1])
+    return "/".join(here)
+
+
 def member_paths(archive: Path) -> list[str]:
     """The normalised path of every member of ``archive`` ("" for its root), each checked as ``safe_extract``
     checks it (IntegrityError for an unsafe member or an archive that cannot be read). Nothing is written."""
     try:
         with tarfile.open(archive, "r:*") as tar:
-            return [check_member(m, "") for m in tar.getmembers()]
+            members = tar.getmembers()
+            rels = [check_member(m, "") for m in members]
+            check_links(members, rels)
+            return rels
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
         raise IntegrityError(f"{archive} cannot be read as a tarball: {exc}.",
                              hint="Check that it is a .tar.gz (or .tar.xz, .tar.bz2) release tarball.") from None
 
 
 def safe_extract(archive: Path, dest: Path, prefix: str = "",
-                 progress: Callable[[int], None] | None = None) -> list[str]:
+                 progress: Callable[[int], None] | None = None, *, sizes: Mapping[str, int] | None = None,
+                 max_total: int = MAX_UNPACKED) -> list[str]:
     """Unpack ``archive`` (whose members all live under ``prefix``, e.g. ``mediawiki-1.43.5/``; "" for none)
-    into ``dest`` without the prefix. Returns the relative paths of the files and links written."""
+    into ``dest`` without the prefix. Returns the relative paths of the files and links written.
+
+    Before a byte is written: every member is checked (``check_member``, ``check_links``); with ``sizes`` (the
+    manifest's file sizes) each file must be listed there with exactly that size; and the files together must
+    stay under ``max_total`` bytes. A full disk is an OSError (ENOSPC), not a damaged archive."""
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             rels = [check_member(m, prefix) for m in members]  # all checked before anything is written
+            check_links(members, rels)
+            total = 0
+            for m, rel in zip(members, rels):
+                if not m.isfile():
+                    continue
+                if sizes is not None and sizes.get(rel) != m.size:
+                    why = "is not in the release manifest" if rel not in sizes else \
+                        f"has {m.size} bytes, the manifest says {sizes[rel]}"
+                    raise _unsafe(m.name, why)
+                total += m.size
+                if total > max_total:
+                    raise _unsafe(m.name, f"takes the unpacked size past {max_total} bytes")
             dest.mkdir(parents=True, exist_ok=True)
             written: list[str] = []
             for m, rel in zip(members, rels):
@@ -164,6 +233,8 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
                     progress(1)
             return written
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise  # the disk is full: the caller says so (the archive is fine)
         if isinstance(exc, tarfile.FilterError):
             raise _unsafe(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, f"was refused ({exc})") from None
         raise IntegrityError(f"{archive} cannot be unpacked: {exc}. The download is damaged or not a release tarball.",

@@ -15,8 +15,10 @@ def read_json(path: Path, *, what: str, error: type[MwreleaseError] = ConfigErro
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise error(f"{what} {path} does not exist.", hint=hint) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(f"{what} {path} is not valid JSON: {exc}.", hint=hint) from None
+    except (ValueError, RecursionError) as exc:  # also bad UTF-8, 5,000-digit numbers, 100,000-deep nesting
+        raise error(f"{what} {path} is not valid JSON: {str(exc)[:300]}.", hint=hint) from None
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be read: {exc.strerror}.", hint=hint) from None
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -118,5 +118,5 @@ def read_json_object(p: Path) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text())
         return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError, RecursionError):
         return {}

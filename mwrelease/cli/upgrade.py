@@ -17,7 +17,9 @@ from mwrelease.output import Result
 wiki_option = click.option("--wiki", required=True, type=click.Path(file_okay=False, path_type=Path),
                            help="The wiki's directory (holding LocalSettings.php), or a symlink to it.")
 state_option = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-                            help="Journal, backups and downloads (default: .mwrelease beside the wiki).")
+                            help="Journal, backups and downloads, private to you (default: "
+                                 "/var/lib/mwrelease/<wiki-id> for root, $XDG_STATE_HOME/mwrelease/<wiki-id> "
+                                 "otherwise).")
 php_option = click.option("--php", default="php", show_default=True, help="PHP binary that runs the wiki.")
 url_option = click.option("--url", help="The wiki's base URL for the health check (default: $wgServer$wgScriptPath).")
 reload_option = click.option("--reload-command", metavar="CMD",
@@ -111,7 +113,7 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     option, an incompatible extension or local changes (nothing changed); 4 channel unreachable (nothing
     changed); 8 the channel or an artifact does not verify, or the channel is not trusted yet (nothing
     changed); 9 a step failed and the wiki was restored to its old version; 11 cancelled at the confirmation
-    prompt (nothing changed); 130 interrupted.
+    prompt (nothing changed); 12 another mwrelease run holds this wiki's lock; 130 interrupted.
     """
     from mwrelease.upgrade.execute import Options, upgrade as do_upgrade
     from mwrelease.upgrade.plan import Plan
@@ -159,9 +161,10 @@ def rollback(wiki: Path, dry_run: bool, yes: bool, url: str | None, reload_comma
     backup, counted in the wiki's database), then asks.
 
     \b
-    Exit codes: 0 rolled back (or plan shown, with --dry-run); 3 not a wiki, or no terminal to ask
-    on and no --yes; 9 the rollback failed (see the message); 10 nothing to roll back; 11 cancelled
-    at the prompt.
+    Exit codes: 0 rolled back (or plan shown, with --dry-run); 3 not a wiki, the state directory is not
+    private to you, or no terminal to ask on and no --yes; 9 the rollback or its health check failed
+    (see the message); 10 nothing to roll back; 11 cancelled at the prompt; 12 another mwrelease run
+    holds this wiki's lock.
     """
     from mwrelease.upgrade.rollback import rollback as do_rollback
     from mwrelease.upgrade.rollback_plan import preview_rollback
@@ -256,7 +259,7 @@ def prune(wiki: Path, keep: int, dry_run: bool, yes: bool, exit_code: bool, stat
     \b
     Exit codes: 0 removed, listed (--dry-run) or nothing to prune (10 with --exit-code); 3 not a wiki,
     an upgrade is running or was interrupted, or no terminal to ask on and no --yes (nothing removed);
-    11 cancelled at the prompt.
+    11 cancelled at the prompt; 12 another mwrelease run holds this wiki's lock.
     """
     from mwrelease.upgrade.prune import prune as do_prune
 

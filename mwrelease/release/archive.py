@@ -129,6 +129,9 @@ def unpack_verified(tarball: Path, manifest: Manifest, dest: Path, *, old_tree: 
                     tick: Callable[[int], None] | None = None) -> None:
     """Unpack a full or delta artifact into ``dest`` (which must not exist) and verify every file.
 
+    Every path was checked when the manifest was read (``manifest.check_paths``: relative, no '..', nothing under
+    a symlink); every member's size is checked against the manifest before a byte is unpacked.
+
     For a delta, ``old_tree`` is the installed tree of ``manifest.delta_from``: unchanged files are copied
     from it, then the delta is unpacked over them, and the result is checked against the full file list.
     """
@@ -150,7 +153,9 @@ def unpack_verified(tarball: Path, manifest: Manifest, dest: Path, *, old_tree: 
             elif src.is_file():
                 shutil.copy2(src, target)
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            written = safe_extract(tarball, Path(tmp), manifest.prefix, progress=tick)
+            written = safe_extract(tarball, Path(tmp), manifest.prefix, progress=tick,
+                                   sizes={f.path: f.size for f in manifest.files
+                                          if f.path in changed and f.link is None})
             if set(written) != changed:
                 raise IntegrityError(f"{tarball.name} does not hold exactly the files its manifest lists as changed.",
                                      hint="Download it again from the release channel.")
@@ -158,5 +163,6 @@ def unpack_verified(tarball: Path, manifest: Manifest, dest: Path, *, old_tree: 
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 Path(tmp, rel).replace(dest / rel)
     else:
-        safe_extract(tarball, dest, manifest.prefix, progress=tick)
+        safe_extract(tarball, dest, manifest.prefix, progress=tick,
+                     sizes={f.path: f.size for f in manifest.files if f.link is None})
     verify_tree(dest, manifest)

@@ -34,9 +34,9 @@ from typing import Any, Callable, Iterator
 
 from mwrelease.errors import ConfigError, IntegrityError, SourceError
 from mwrelease.fsutil import now, replacing, write_atomic
-from mwrelease.release.download import download_error, http_session, read_chunks, stream_verified
+from mwrelease.release.download import DEADLINE, http_session, read_capped, read_chunks, stream_verified
 from mwrelease.release.lines import channel_name, is_lts, line_key, version_key
-from mwrelease.release.manifest import Manifest, check_sha256sums, sha256_file
+from mwrelease.release.manifest import Manifest, check_sha256sums, checked_size, sha256_file
 
 CHANNEL_FORMAT = "mwrelease.channel/1"
 INDEX_NAME = "index.json"
@@ -95,17 +95,19 @@ class ChannelIndex:
             for line in data["lines"].values():
                 for r in line["releases"]:
                     arts = tuple(ArtifactRef(
-                        kind=a["kind"], file=a["file"], sha256=a["sha256"], size=int(a["size"]),
+                        kind=a["kind"], file=a["file"], sha256=a["sha256"], size=checked_size(a["size"]),
                         delta_from=a.get("from"), manifest_file=(a.get("manifest") or {}).get("file"),
                         manifest_sha256=(a.get("manifest") or {}).get("sha256")) for a in r["artifacts"])
                     out.append(ReleaseEntry(
                         version=r["version"], line=line["line"], php=r.get("php"),
                         databases=tuple(r.get("databases", [])), upgrades_from=tuple(r["upgrades_from"]),
                         manifest_file=r["manifest"]["file"], manifest_sha256=r["manifest"]["sha256"], artifacts=arts))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SourceError(f"{origin} is a damaged channel index: missing or wrong field {exc}.",
+            if not all(isinstance(r.version, str) and isinstance(r.line, str) for r in out):
+                raise TypeError("version or line is not a string")
+            out.sort(key=lambda r: version_key(r.version))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise SourceError(f"{origin} is a damaged channel index: missing or wrong field {str(exc)[:300]}.",
                               hint="Tell the channel's maintainers; try again later.") from None
-        out.sort(key=lambda r: version_key(r.version))
         return cls(releases=tuple(out), raw=data)
 
     def find(self, version: str) -> ReleaseEntry | None:
@@ -207,6 +209,7 @@ class ChannelClient:
                               hint="Use a directory, a file:// URL or an https:// URL.")
         self.retries = retries
         self.timeout = timeout
+        self.deadline = DEADLINE  # per file, besides the per-read timeout
         self._session: Any = None
 
     def _http(self) -> Any:
@@ -220,32 +223,31 @@ class ChannelClient:
         return self.base + name if self.remote else str(Path(self.base, name))
 
     def read_bytes(self, name: str, limit: int = 64 << 20) -> bytes:
-        url = self._url(name)
+        """The whole file, read while streaming with a byte cap (IntegrityError past ``limit``) and, over HTTP,
+        the download deadline."""
+        what = f"{name} from channel {self.location}"
         if not self.remote:
             try:
-                return Path(url).read_bytes()
+                with open(self._url(name), "rb") as fh:
+                    raw = fh.read(limit + 1)
             except OSError as exc:
-                raise SourceError(f"Cannot read {name} from channel {self.location}: {exc.strerror}.",
-                                  hint="Check the --channel path.") from None
-        import requests
-
-        try:
-            r = self._http().get(url, timeout=self.timeout)
-            r.raise_for_status()
-        except requests.RequestException as exc:
-            raise download_error(f"Cannot download {url}", exc,
-                                 hint="Check the network and the --channel URL, then run the command again; "
-                                      "nothing on the wiki was changed.") from None
-        if len(r.content) > limit:
-            raise IntegrityError(f"{url} is larger than {limit} bytes; refusing it.")
-        return bytes(r.content)
+                raise SourceError(f"Cannot read {what}: {exc.strerror}.", hint="Check the --channel path.") from None
+            if len(raw) > limit:
+                raise IntegrityError(f"{what} is larger than {limit} bytes; refusing it.")
+            return raw
+        url = self._url(name)
+        return read_capped(read_chunks(url, session=self._http(), timeout=self.timeout, size=1 << 16,
+                                       deadline=self.deadline, failed=f"Cannot download {url}",
+                                       hint="Check the network and the --channel URL, then run the command again; "
+                                            "nothing on the wiki was changed."), limit, url)
 
     def index(self) -> ChannelIndex:
         raw = self.read_bytes(INDEX_NAME)
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceError(f"The index of channel {self.location} is not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError) as exc:  # also 5,000-digit numbers and 100,000-deep nesting
+            raise SourceError(f"The index of channel {self.location} is not valid JSON "
+                              f"({type(exc).__name__}: {str(exc)[:200]}).") from None
         return ChannelIndex.from_json(data, origin=f"{self.location}/{INDEX_NAME}")
 
     def manifest(self, name: str, sha256: str) -> Manifest:
@@ -257,8 +259,9 @@ class ChannelClient:
                                  hint="Nothing was changed on the wiki. Try again later or tell the channel's maintainers.")
         try:
             return Manifest.from_json(json.loads(raw), origin=name)
-        except json.JSONDecodeError as exc:
-            raise IntegrityError(f"Manifest {name} is not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError) as exc:
+            raise IntegrityError(f"Manifest {name} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}).") \
+                from None
 
     def download(self, art: ArtifactRef, dest_dir: Path, *, progress: Callable[[int], None] | None = None) -> Path:
         """Fetch an artifact into dest_dir, hashing while it streams; IntegrityError on a size or sha256 mismatch.
@@ -286,5 +289,5 @@ class ChannelClient:
         url = self._url(name)
         if not self.remote:
             return read_chunks(url, local_error=f"Cannot read {name} from channel {self.location}", size=size)
-        return read_chunks(url, session=self._http(), timeout=self.timeout, size=size,
+        return read_chunks(url, session=self._http(), timeout=self.timeout, size=size, deadline=self.deadline,
                            hint="Check the network, then run the command again; nothing on the wiki was changed.")

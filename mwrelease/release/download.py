@@ -4,6 +4,7 @@ session, chunked reading of a file or URL, and writing that keeps a file only wh
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -26,12 +27,18 @@ def http_session(retries: int) -> Any:
     return s
 
 
+DEADLINE = 3600.0  # seconds for a whole download, whatever the server's pace; each read also has its timeout
+
+
 def read_chunks(url: str, *, session: Any = None, timeout: float = 30.0, size: int = 1 << 20,
-                local_error: str | None = None, hint: str | None = None) -> Iterator[bytes]:
+                local_error: str | None = None, hint: str | None = None,
+                deadline: float | None = DEADLINE, failed: str | None = None) -> Iterator[bytes]:
     """The bytes of a local file (``session`` None) or of an http(s) URL, in chunks; SourceError when unreadable.
 
     ``local_error`` starts the message for an unreadable file ("Cannot read X from Y"); ``hint`` follows a failed
-    download.
+    download (``failed`` replaces its "Downloading URL failed"). A download ends with a SourceError once ``deadline`` seconds have passed, even when the server keeps
+    sending a byte now and then (no single read times out): chunks are what one read brings (``read1``), and the
+    time is checked after each.
     """
     if session is None:
         try:
@@ -42,13 +49,35 @@ def read_chunks(url: str, *, session: Any = None, timeout: float = 30.0, size: i
             raise SourceError(f"{local_error or f'Cannot read {url}'}: {exc.strerror}.") from None
         return
     import requests
+    import urllib3
 
+    t0 = time.monotonic()
+    per_read = min(timeout, deadline) if deadline else timeout
     try:
-        with session.get(url, stream=True, timeout=timeout) as r:
+        with session.get(url, stream=True, timeout=per_read) as r:
             r.raise_for_status()
-            yield from r.iter_content(chunk_size=size)
-    except requests.RequestException as exc:
-        raise download_error(f"Downloading {url} failed", exc, hint=hint) from None
+            while chunk := r.raw.read1(size, decode_content=True):
+                if deadline is not None and time.monotonic() - t0 > deadline:
+                    raise SourceError(f"Downloading {url} took longer than its deadline of {deadline:g} s (the "
+                                      "server sends too slowly); it was stopped.", hint=hint)
+                yield chunk
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if deadline is not None and time.monotonic() - t0 > deadline:
+            raise SourceError(f"Downloading {url} took longer than its deadline of {deadline:g} s; it was stopped.",
+                              hint=hint) from None
+        raise download_error(failed or f"Downloading {url} failed", exc, hint=hint) from None
+
+
+def read_capped(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes from ``chunks``, stopping as soon as more arrive (a huge index never sits in
+    memory): IntegrityError then."""
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) > limit:
+            raise IntegrityError(f"{what} is larger than {limit} bytes; refusing it.",
+                                 hint="Nothing was changed. Tell the channel's maintainers.")
+    return bytes(buf)
 
 
 def download_error(what: str, exc: Exception, *, hint: str | None) -> SourceError:

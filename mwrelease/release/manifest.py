@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,70 @@ class FileEntry:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FileEntry:
         if "link" in d:
-            return cls(path=d["path"], link=d["link"])
-        return cls(path=d["path"], sha256=d["sha256"], size=int(d.get("size", 0)), mode=int(d.get("mode", "0644"), 8))
+            return cls(path=_str(d["path"]), link=_str(d["link"]))
+        return cls(path=_str(d["path"]), sha256=_str(d["sha256"]), size=checked_size(d.get("size", 0)),
+                   mode=int(_str(d.get("mode", "0644")), 8) & 0o7777)
+
+
+MAX_FILE_SIZE = 1 << 40
+
+
+def checked_size(v: Any) -> int:
+    """A byte count from JSON: an integer from 0 to 1 TiB (not 1e999, not 5,000 digits, not true)."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_FILE_SIZE:
+        raise ValueError(f"size {str(v)[:30]!r}")
+    return v
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"{type(v).__name__} where a string belongs")
+    return v
+
+
+def _name(v: Any) -> str:
+    name = _str(v)
+    if "/" in name or check_rel_path(name):
+        raise ValueError(f"name {name[:100]!r}")
+    return name
+
+
+def _kind(v: Any) -> Literal["full", "delta"]:
+    if v == "full":
+        return "full"
+    if v == "delta":
+        return "delta"
+    raise ValueError(f"kind {str(v)[:30]!r}")
+
+
+def check_rel_path(p: str) -> str | None:
+    """Why ``p`` is not a safe path inside a tree (None when it is): relative, no '..', '.', or empty part."""
+    if not p or p.startswith("/") or "\\" in p or "\0" in p:
+        return "is empty, absolute or has a backslash or NUL"
+    if any(part in ("", ".", "..") for part in p.split("/")):
+        return "has an empty, '.' or '..' component"
+    return None
+
+
+def check_paths(m: Manifest) -> None:
+    """Every file, link, changed and removed path of ``m`` stays inside the tree: ValueError otherwise.
+
+    No path lies under a symlink of the manifest (the link could point anywhere the writer wants), and every
+    link resolves inside the tree (links are followed lexically: a link's parent is never a link)."""
+    links = {f.path: f.link for f in m.files if f.link is not None}
+    for p in [f.path for f in m.files] + list(m.delta_changed) + list(m.delta_removed):
+        why = check_rel_path(p)
+        if why:
+            raise ValueError(f"path {p[:200]!r} {why}")
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise ValueError(f"path {p[:200]!r} lies under the symlink {'/'.join(parts[:i])!r}")
+    for p, target in links.items():
+        assert target is not None
+        norm = posixpath.normpath(posixpath.join(posixpath.dirname(p), target))
+        if target.startswith("/") or norm == ".." or norm.startswith("../"):
+            raise ValueError(f"symlink {p[:200]!r} points outside the tree ({target[:200]!r})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,22 +218,25 @@ class Manifest:
         try:
             delta = data.get("delta") or {}
             m = cls(
-                name=data["name"], kind=data["kind"], core_version=data["core"]["version"],
-                core_line=data["core"]["line"], bundle=data.get("bundle", ""),
+                name=_name(data["name"]), kind=_kind(data["kind"]), core_version=_str(data["core"]["version"]),
+                core_line=_str(data["core"]["line"]), bundle=data.get("bundle", ""),
                 php_requirement=data["requires"].get("php"), databases=tuple(data["requires"].get("databases", [])),
                 php_tested=tuple(data.get("php_tested", [])),
                 upgrades_from_lines=tuple(data["upgrades_from"]["lines"]),
                 upgrades_from_min=data["upgrades_from"].get("min_version", ""),
                 components=tuple(Component(**c) for c in data.get("components", [])),
                 files=tuple(FileEntry.from_json(f) for f in data["files"]),
-                artifact_file=data["artifact"]["file"],
+                artifact_file=_str(data["artifact"]["file"]),
                 delta_from=delta.get("from"), delta_from_tree_sha256=delta.get("from_tree_sha256"),
-                delta_changed=tuple(delta.get("changed", [])), delta_removed=tuple(delta.get("removed", [])),
+                delta_changed=tuple(_str(p) for p in delta.get("changed", [])),
+                delta_removed=tuple(_str(p) for p in delta.get("removed", [])),
                 created_by=data.get("created_by", ""),
                 core_source=_core_source(data.get("core_source")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IntegrityError(f"{origin} is a damaged release manifest: missing or wrong field {exc}.",
+            check_paths(m)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise IntegrityError(f"{origin} is a damaged or unsafe release manifest: missing or wrong field "
+                                 f"{str(exc)[:300]}; nothing was written from it.",
                                  hint="Download the release again, or rebuild it with `mwrelease release build`.") from None
         if data.get("tree_sha256") not in (None, m.tree_sha256):
             raise IntegrityError(f"{origin}: its file list does not match its own tree_sha256; the manifest was edited.",

@@ -13,8 +13,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mwrelease.errors import UpgradeError
 from mwrelease.fsutil import replacing
@@ -22,6 +23,16 @@ from mwrelease.release.manifest import sha256_file
 from mwrelease.upgrade.inspect import Database
 
 BACKUP_FORMAT = "mwrelease.backup/1"
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Everything created in the block, by us or by mariadb-dump/pg_dump, is 0600 (folders 0700)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def sqlite_files(db: Database) -> list[Path]:
@@ -52,6 +63,7 @@ def backup_database(db: Database, dest: Path, *, log: Path) -> dict[str, Any]:
         out = []
         for src in sqlite_files(db):
             target = dest / src.name
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
             s = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=60)
             t = sqlite3.connect(target)
             try:
@@ -65,11 +77,13 @@ def backup_database(db: Database, dest: Path, *, log: Path) -> dict[str, Any]:
     if db.type == "mysql":
         dump = _client("mariadb-dump", "mysqldump")
         target = dest / "database.sql"
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))  # the dump keeps this mode
         _run([dump, *_mysql_args(db), "--single-transaction", "--quick", "--add-drop-table", "--routines",
               "--result-file", str(target), db.name], db, log)
         return {"type": "mysql", "file": target.name}
     if db.type == "postgres":
         target = dest / "database.pgdump"
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         _run(["pg_dump", "-Fc", "-f", str(target), *_pg_args(db), db.name], db, log)
         return {"type": "postgres", "file": target.name}
     raise UpgradeError(f"Database type {db.type!r} is not supported for backups.",

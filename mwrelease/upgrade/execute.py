@@ -20,9 +20,10 @@ from mwrelease.release.channel import ChannelIndex
 from mwrelease.trust.client import ChannelReader, approval_note, open_channel
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.inspect import Installation, adopt_release_manifest, inspect_wiki, php_version
-from mwrelease.upgrade.journal import Journal, state_dir_for
+from mwrelease.upgrade.journal import Journal
 from mwrelease.upgrade.plan import Plan, find_route, make_plan
 from mwrelease.upgrade.settings import READONLY_FILE
+from mwrelease.upgrade.statedir import open_state, state_dir_for, wiki_lock
 from mwrelease.upgrade.stop import Progress, StopRun, run_stop
 from mwrelease.upgrade.undo import recover
 
@@ -126,6 +127,13 @@ def php_versions(opts: Options, inst: Installation) -> dict[str, str]:
 
 
 def upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool], progress: Progress | None = None) -> Outcome:
+    """The whole run holds the wiki's lock: a second upgrade, rollback or prune of this wiki gets WikiLocked."""
+    state = open_state(opts.wiki, opts.state_dir, say=say, create=not opts.dry_run)
+    with wiki_lock(state, opts.wiki, take=not opts.dry_run):
+        return _upgrade(replace(opts, state_dir=state), say=say, confirm=confirm, progress=progress)
+
+
+def _upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool], progress: Progress | None) -> Outcome:
     p = prepare(opts, say)
     if opts.dry_run:
         return Outcome(plan=p.plan, done=False, recovered=p.recovered)
@@ -143,7 +151,6 @@ def upgrade(opts: Options, *, say: Say, confirm: Callable[[Plan], bool], progres
         assert rel is not None
         j = Journal.start(state, wiki=wiki, layout=inst.layout, from_version=inst.core_version,
                           to_version=stop.version)
-        j.data["reload_command"] = opts.reload_command
         j.data["php"] = {"before": php_before, "after": stop.php}
         log = state / "logs" / f"{j.id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -178,16 +178,20 @@ def eval_settings(tree: Path, *, php: str = "php", timeout: float = 120) -> dict
     if not script.is_file():
         raise ConfigError(f"{script} is missing.")
     try:
-        res = subprocess.run([php, str(script)], input=_EVAL, capture_output=True, text=True, timeout=timeout,
-                             cwd=tree, env={**os.environ, "MW_INSTALL_PATH": str(tree)})
+        res = subprocess.run([php, str(script)], input=_EVAL, capture_output=True, text=True, errors="replace",
+                             timeout=timeout, cwd=tree, env={**os.environ, "MW_INSTALL_PATH": str(tree)})
     except subprocess.TimeoutExpired:
         raise ConfigError(f"maintenance/eval.php did not answer within {timeout:.0f} s.") from None
     m = re.search(re.escape(_MARK) + r"(.*?)" + re.escape(_MARK), res.stdout, re.S)
     if not m:
         tail = (res.stdout + res.stderr).strip().splitlines()[-5:]
         raise ConfigError(f"maintenance/eval.php failed (exit {res.returncode}): {' | '.join(tail)}")
-    data = json.loads(m.group(1))
-    assert isinstance(data, dict)
+    try:
+        data = json.loads(m.group(1))
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"maintenance/eval.php printed settings that are not JSON ({str(exc)[:200]}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError("maintenance/eval.php printed settings that are not a JSON object.")
     return data
 
 
@@ -226,9 +230,10 @@ def regex_settings(tree: Path) -> dict[str, Any]:
 
 
 def _extensions(tree: Path, facts: dict[str, Any]) -> list[InstalledExtension]:
-    loaded: dict[str, dict[str, Any]] = facts.get("things") or {}
-    if isinstance(loaded, list):  # json_encode of an empty PHP array
-        loaded = {}
+    raw = facts.get("things") or {}
+    # Not a dict: json_encode of an empty PHP array ([]), or settings that are not what MediaWiki makes.
+    loaded: dict[str, dict[str, Any]] = {str(k): v for k, v in raw.items() if isinstance(v, dict)} \
+        if isinstance(raw, dict) else {}
     out: dict[tuple[str, str], InstalledExtension] = {}
     for c in components(tree):
         info = c.meta
@@ -242,5 +247,10 @@ def _extensions(tree: Path, facts: dict[str, Any]) -> list[InstalledExtension]:
         if (kind, name) not in out:
             path = str(thing.get("path") or "")
             out[(kind, name)] = InstalledExtension(name=name, kind=kind, loaded=True,
-                                                   version=thing.get("version"), requires_mediawiki=None, path=path)
+                                                   version=_opt_str(thing.get("version")), requires_mediawiki=None,
+                                                   path=path)
     return sorted(out.values(), key=lambda e: (e.kind, e.name))
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)

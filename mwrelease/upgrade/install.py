@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mwrelease.errors import ConfigError, UpgradeError
+from mwrelease.fsutil import write_atomic
 from mwrelease.release.archive import unpack_verified
 from mwrelease.release.channel import ChannelIndex, ReleaseEntry
-from mwrelease.trust.client import open_channel
 from mwrelease.release.lines import line_key
+from mwrelease.trust.client import open_channel
 from mwrelease.upgrade.inspect import INSTALLED_MANIFEST
-from mwrelease.upgrade.journal import state_dir_for
+from mwrelease.upgrade.statedir import open_state
 
 Say = Callable[[str], None]
 DbType = Literal["sqlite", "mariadb", "postgres"]
@@ -110,7 +111,7 @@ def install(o: InstallOptions, *, say: Say) -> dict[str, Any]:
     split_server(o.server)  # refuse a bad URL before downloading anything
     if shutil.which(o.php) is None:
         raise ConfigError(f"PHP ({o.php}) is not on PATH; install.php needs it.", hint="Install php-cli or pass --php.")
-    state = state_dir_for(path, o.state_dir)
+    state = open_state(path, o.state_dir, say=say)
     client = open_channel(o.channel, allow_unsigned=o.allow_unsigned, warn=say)
     rel = choose_release(client.index(), to=o.to, line=o.line)
     manifest = client.manifest(rel.manifest_file, rel.manifest_sha256)
@@ -121,8 +122,10 @@ def install(o: InstallOptions, *, say: Say) -> dict[str, Any]:
         path.rmdir()  # empty (checked above): unpack_verified creates it
     unpack_verified(tarball, manifest, path)
     say(f"  {art.file}: sha256 and all {len(manifest.files)} files verified")
-    (path / ".mwrelease").mkdir(exist_ok=True)
-    (path / INSTALLED_MANIFEST).write_text(manifest.dumps())
+    # Private like the upgrade's copy (stop.py): exact versions and commits are not for the web.
+    (path / ".mwrelease").mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path / ".mwrelease", 0o700)
+    write_atomic(path / INSTALLED_MANIFEST, manifest.dumps(), mode=0o600)
     for admin_dir in ("images", "cache"):  # the installation's, not the release's: a release may lack them
         (path / admin_dir).mkdir(exist_ok=True)
     data_dir = Path(os.path.abspath(o.data_dir or path.with_name(path.name + "-data")))

@@ -1,6 +1,7 @@
 """The upgrade journal: written (and fsynced) before every step, so a killed upgrade can be undone.
 
-State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` says otherwise::
+State directory (``statedir``): ``/var/lib/mwrelease/<wiki-id>/`` for root, ``$XDG_STATE_HOME/mwrelease/<wiki-id>/``
+otherwise, unless ``--state-dir`` says otherwise; 0700, and refused unless private to the user running mwrelease::
 
     journal.json            the upgrade in progress (absent when none is)
     history.json            finished upgrades and rollbacks, newest last
@@ -21,11 +22,13 @@ State directory: ``<parent of the wiki>/.mwrelease/`` unless ``--state-dir`` say
       "steps": [{"name": "download", "status": "started" | "done" | "failed" | "undone",
                  "started": "...", "finished": "...", "seconds": 1.2, "detail": "..."}],
       "read_only_since": "..." | null,
-      "reload_command": null | "systemctl reload php8.2-fpm",   # re-run after a switch back
       "php": {"before": "php7.4", "after": "php8.2"},  # the reload command gets "before" on a switch back
       "update_pid": 4321,        # update.php's process group: a recovery kills it before restoring the database
       "error": null | "..."
     }
+
+The journal records facts, never commands: the reload command a recovery runs comes from its own command
+line (an older journal's "reload_command" is ignored).
 
 When it ends, the journal (with "finished", "read_only_seconds", "total_seconds", "health") is appended to
 ``history.json`` (format ``mwrelease.history/1``: {"format", "entries": [...]}) and removed; a rollback of a
@@ -44,8 +47,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Collection, Mapping, Sequence
 
-from mwrelease.errors import UpgradeError
+from mwrelease.errors import ConfigError, UpgradeError
 from mwrelease.fsutil import now, write_atomic
+from mwrelease.upgrade.statedir import check_private, state_dir_for
 
 JOURNAL_FORMAT = "mwrelease.journal/1"
 HISTORY_FORMAT = "mwrelease.history/1"
@@ -55,12 +59,6 @@ def write_json_durably(path: Path, data: Any) -> None:
     """Atomic and durable (the directory is fsynced too): after this returns the content survives a crash.
     Mode 0600, as the journal has always been written."""
     write_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600, durable=True)
-
-
-def state_dir_for(wiki: Path, override: Path | None = None) -> Path:
-    if override is not None:
-        return override
-    return Path(os.path.abspath(wiki)).parent / ".mwrelease"
 
 
 class Journal:
@@ -90,15 +88,22 @@ class Journal:
     @classmethod
     def load(cls, state_dir: Path) -> Journal | None:
         p = state_dir / "journal.json"
-        if not p.exists():
+        if not os.path.lexists(p):
             return None
+        check_private(p, "upgrade journal")
+        damaged = UpgradeError(f"The upgrade journal {p} is damaged; an earlier upgrade may be half done. Nothing "
+                               "was changed.", hint="Look at the log files beside it, check the wiki, then move the "
+                                                    "journal away.")
         try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError:
-            raise UpgradeError(f"The upgrade journal {p} is damaged; an earlier upgrade may be half done.",
-                               hint="Look at the log files beside it, check the wiki, then move the journal away.") from None
+            data = json.loads(p.read_bytes())
+        except (ValueError, RecursionError, OSError):
+            raise damaged from None
+        if not isinstance(data, dict):
+            raise damaged
         if data.get("format") != JOURNAL_FORMAT:
-            raise UpgradeError(f"{p} is not an mwrelease journal (format {data.get('format')!r}).")
+            raise UpgradeError(f"{p} is not an mwrelease journal (format {str(data.get('format'))[:40]!r}).")
+        if not _journal_shape_ok(data):
+            raise damaged
         return cls(state_dir, data)
 
     def save(self) -> None:
@@ -175,11 +180,32 @@ class Journal:
             return True
 
 
+def _journal_shape_ok(d: dict[str, Any]) -> bool:
+    """What undo and recovery read without further checks has the type they expect."""
+    steps, paths = d.get("steps"), d.get("paths")
+    return (isinstance(d.get("id"), str) and isinstance(d.get("wiki"), str) and os.path.isabs(d["wiki"])
+            and d.get("layout") in ("directory", "symlink") and isinstance(d.get("from"), str)
+            and isinstance(d.get("to"), str) and isinstance(paths, dict)
+            and all(isinstance(v, (str, int)) or v is None for v in paths.values())
+            and isinstance(steps, list)
+            and all(isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("status"), str)
+                    for s in steps)
+            and isinstance(d.get("php") or {}, dict)
+            and (d.get("update_pid") is None or (isinstance(d["update_pid"], int) and d["update_pid"] > 1)))
+
+
 def load_history(state_dir: Path) -> list[dict[str, Any]]:
+    """The entries of history.json ([] when there is none); ConfigError when it is damaged."""
     p = state_dir / "history.json"
-    if not p.exists():
+    if not os.path.lexists(p):
         return []
-    data = json.loads(p.read_text())
+    check_private(p, "upgrade history")
+    try:
+        data = json.loads(p.read_bytes())
+    except (ValueError, RecursionError, OSError) as exc:
+        raise ConfigError(f"The upgrade history {p} is damaged ({str(exc)[:200]}); nothing was changed.",
+                          hint="Restore it from a backup or move it away (rollback and prune decide from it).") \
+            from None
     entries = data.get("entries", []) if isinstance(data, dict) else []
     return list(entries)
 
@@ -268,7 +294,10 @@ def mark_history(state_dir: Path, ids: Collection[str], fields: dict[str, Any], 
     p = state_dir / "history.json"
     if not ids or not p.exists():
         return 0
-    data = json.loads(p.read_text())
+    try:
+        data = json.loads(p.read_bytes())
+    except (ValueError, RecursionError, OSError):
+        return 0
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         return 0
     changed = 0

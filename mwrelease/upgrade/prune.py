@@ -32,7 +32,8 @@ from mwrelease.errors import ConfigError, NothingToDo, UpgradeCancelled, Upgrade
 from mwrelease.fsutil import now
 from mwrelease.upgrade.inspect import require_wiki
 from mwrelease.upgrade.journal import (HistoryEntry, Journal, append_history, load_history, mark_history,
-                                       parse_history, state_dir_for)
+                                       parse_history)
+from mwrelease.upgrade.statedir import open_state, wiki_lock
 from mwrelease.upgrade.prune_plan import (BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, Removal, abs_path, inside,
                                           overlaps, plan_prune, select)
 
@@ -172,7 +173,13 @@ def prune(wiki: Path, *, keep: int = 1, state_dir: Path | None = None, dry_run: 
     to remove, UpgradeCancelled when ``confirm`` says no."""
     require_wiki(wiki)
     wiki = Path(abs_path(wiki))
-    state = Path(abs_path(state_dir_for(wiki, state_dir)))
+    state = open_state(wiki, state_dir, say=say, create=not dry_run)
+    with wiki_lock(state, wiki, take=not dry_run):
+        return _prune(wiki, state, keep=keep, dry_run=dry_run, say=say, confirm=confirm)
+
+
+def _prune(wiki: Path, state: Path, *, keep: int, dry_run: bool, say: Say | None,
+           confirm: Callable[[list[dict[str, Any]]], bool] | None) -> dict[str, Any]:
     try:
         history = parse_history(load_history(state))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

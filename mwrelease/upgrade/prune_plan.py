@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from mwrelease.upgrade.journal import HistoryEntry, standing_upgrades, state_dir_for
+from mwrelease.upgrade.journal import HistoryEntry, standing_upgrades
+from mwrelease.upgrade.statedir import state_dir_for
 
 OLD_TREE = "old-tree"  # an upgrade's old tree: what `rollback` switches back to
 BACKUP = "backup"  # an upgrade's database/LocalSettings.php backup: what `rollback` restores

@@ -13,7 +13,8 @@ from mwrelease.errors import NothingToDo, UpgradeError
 from mwrelease.upgrade import backup as bk
 from mwrelease.upgrade.health import check_health
 from mwrelease.upgrade.inspect import inspect_wiki, require_wiki
-from mwrelease.upgrade.journal import HistoryEntry, Journal, read_history, standing_upgrades, state_dir_for
+from mwrelease.upgrade.journal import HistoryEntry, Journal, read_history, standing_upgrades
+from mwrelease.upgrade.statedir import open_state, wiki_lock
 from mwrelease.upgrade.processes import describe, log_tail, reload_server
 from mwrelease.upgrade.settings import readonly_off, readonly_on
 from mwrelease.upgrade.switch import switch
@@ -24,9 +25,16 @@ Say = Callable[[str], None]
 
 def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", url: str | None = None,
              skip_http: bool = False, reload_command: str | None = None) -> dict[str, Any]:
-    """Undo an interrupted upgrade, or else go back to the release before the last finished upgrade."""
+    """Undo an interrupted upgrade, or else go back to the release before the last finished upgrade; holds
+    the wiki's lock throughout. UpgradeError when the rolled-back wiki fails its health check."""
     wiki = Path(os.path.abspath(wiki))
-    state = state_dir_for(wiki, state_dir)
+    state = open_state(wiki, state_dir, say=say)
+    with wiki_lock(state, wiki):
+        return _rollback(wiki, state, say=say, php=php, url=url, skip_http=skip_http, reload_command=reload_command)
+
+
+def _rollback(wiki: Path, state: Path, *, say: Say, php: str, url: str | None, skip_http: bool,
+              reload_command: str | None) -> dict[str, Any]:
     rec = recover(wiki, state, say, php=php, reload_command=reload_command)
     if rec is not None:
         return {**rec, "action": "rolled back an interrupted upgrade"}
@@ -85,6 +93,11 @@ def rollback(wiki: Path, *, state_dir: Path | None, say: Say, php: str = "php", 
         j.finish("failed", error=describe(exc))
         raise UpgradeError(f"Rolling back to MediaWiki {frm} failed: {describe(exc)}.", details=log_tail(log),
                            hint=f"The backup is in {bdir}; the journal history in {state} says what was done.") from None
+    if not health.ok:
+        raise UpgradeError(f"{wiki} was switched back to MediaWiki {frm} and its database restored from the backup, "
+                           "but the health check of the restored wiki failed.", details=health.problems,
+                           hint="Check the web server (pass --reload-command if it caches PHP code) and the log "
+                                f"{log}.")
     say(f"{wiki} is on MediaWiki {frm} again, with the database as it was before the upgrade "
         f"({'health check passed' if health.ok else 'health check: ' + '; '.join(health.problems)}).")
     return {"action": "rolled back the last upgrade", "upgrade": last.id, "version": frm,

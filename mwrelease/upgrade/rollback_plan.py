@@ -13,7 +13,8 @@ from mwrelease.errors import NothingToDo
 from mwrelease.fsutil import now
 from mwrelease.upgrade.edits import Edits, revisions_since
 from mwrelease.upgrade.inspect import inspect_wiki, require_wiki
-from mwrelease.upgrade.journal import Journal, read_history, standing_upgrades, state_dir_for
+from mwrelease.upgrade.journal import Journal, read_history, standing_upgrades
+from mwrelease.upgrade.statedir import state_dir_for
 
 
 @dataclass(frozen=True, kw_only=True)

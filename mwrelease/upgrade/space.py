@@ -67,14 +67,15 @@ def free_space(j: Journal, say: Say) -> None:
     an incomplete backup. Writes nothing."""
     (j.state_dir / RESERVE_FILE).unlink(missing_ok=True)
     wiki = Path(j.data["wiki"])
-    new_tree = j.path_of("new_tree")
-    serving = os.path.realpath(wiki) if wiki.exists() else None
-    if new_tree and Path(new_tree).is_dir() and os.path.realpath(new_tree) != serving and not j.reached("switch"):
+    new_tree = removable_new_tree(j, wiki)
+    if new_tree is not None and not j.reached("switch"):
         shutil.rmtree(new_tree, ignore_errors=True)
         say(f"  removed the new tree {new_tree}")
     step = j.step("backup")
     backup = j.path_of("backup")
-    if backup and step and step["status"] != "done" and Path(backup).is_dir():
+    backups = os.path.join(os.path.realpath(j.state_dir), "backups")
+    if backup and step and step["status"] != "done" and os.path.dirname(backup) == backups \
+            and Path(backup).is_dir() and not Path(backup).is_symlink():
         shutil.rmtree(backup, ignore_errors=True)  # incomplete: the database was not changed after it
 
 
@@ -88,3 +89,29 @@ def disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def removable_new_tree(j: Journal, wiki: Path) -> Path | None:
+    """The journal's new tree, if it is a path the upgrade itself derives (``new_tree_path``): beside the wiki
+    as ``.<wiki>.mwrelease-new-<to>``, or (symlink layout) ``mediawiki-<to>`` beside the tree the link serves;
+    a real directory, not reached through a symlink, not the tree the wiki serves. Else None: a journal
+    never makes mwrelease remove a path it names."""
+    raw = j.path_of("new_tree")
+    if not raw or not os.path.isabs(raw):
+        return None
+    p = os.path.normpath(raw)
+    to = str(j.data.get("to"))
+    parent, name = os.path.split(p)
+    parents = {os.path.dirname(os.path.abspath(wiki))}
+    if j.data.get("layout") == "symlink" and wiki.is_symlink():
+        parents.add(os.path.dirname(os.path.realpath(wiki)))
+    names_ok = (name == f".{wiki.name}.mwrelease-new-{to}" or name.startswith(f".{wiki.name}.mwrelease-new-{to}-")
+                or (j.data.get("layout") == "symlink"
+                    and (name == f"mediawiki-{to}" or name == f"mediawiki-{to}-{j.id}")))
+    if parent not in parents or not names_ok or ".." in p.split(os.sep):
+        return None
+    if not os.path.isdir(p) or os.path.islink(p) or os.path.realpath(p) != p:
+        return None
+    if wiki.exists() and os.path.realpath(wiki) == p:
+        return None
+    return Path(p)

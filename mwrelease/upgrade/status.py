@@ -11,13 +11,14 @@ from mwrelease.release.channel import ChannelClient
 from mwrelease.trust.client import open_channel
 from mwrelease.release.lines import version_key
 from mwrelease.upgrade.inspect import inspect_wiki
-from mwrelease.upgrade.journal import Journal, read_history, state_dir_for
+from mwrelease.upgrade.journal import Journal, read_history
+from mwrelease.upgrade.statedir import open_state
 
 
 def status(wiki: Path, *, state_dir: Path | None, channel: str | None, php: str = "php", allow_unsigned: bool = False,
            warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     wiki = Path(os.path.abspath(wiki))
-    state = state_dir_for(wiki, state_dir)
+    state = open_state(wiki, state_dir, create=False)
     inst = inspect_wiki(wiki, php=php)
     j = Journal.load(state)
     history = [h.raw for h in read_history(state) if h.wiki == str(wiki)]

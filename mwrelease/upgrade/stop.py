@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
 from mwrelease.errors import ConfigError, IntegrityError, MwreleaseError, SourceError, UpgradeError
-from mwrelease.fsutil import now
+from mwrelease.fsutil import now, write_atomic
 from mwrelease.release.archive import unpack_verified
 from mwrelease.release.channel import ArtifactRef, ReleaseEntry
 from mwrelease.trust.client import ChannelReader
@@ -41,7 +41,7 @@ from mwrelease.upgrade.plan import Plan, Stop
 from mwrelease.upgrade.processes import describe, fault, log_tail, reload_server, run_update
 from mwrelease.upgrade.settings import readonly_off, readonly_on, stage_admin_files
 from mwrelease.upgrade.space import RESERVE_BYTES, RESERVE_FILE, check_space, disk_full, free_space, hold_reserve
-from mwrelease.upgrade.switch import switch
+from mwrelease.upgrade.switch import PARKED_MODE, switch
 from mwrelease.upgrade.undo import undo
 
 Say = Callable[[str], None]
@@ -123,8 +123,11 @@ def _unpack(c: StopRun) -> str:
     tick = c.progress(f"unpacking and verifying {len(c.manifest.files)} files",
                       len(c.art_manifest.delta_changed) if delta else len(c.manifest.files)) if c.progress else None
     unpack_verified(c.tarball, c.art_manifest, c.new_tree, old_tree=c.inst.tree if delta else None, tick=tick)
-    (c.new_tree / ".mwrelease").mkdir(exist_ok=True)
-    (c.new_tree / INSTALLED_MANIFEST).write_text(c.manifest.dumps())
+    os.chmod(c.new_tree, PARKED_MODE)  # not served until the switch (it gets LocalSettings.php)
+    # Exact versions and commits: for mwrelease, not for the web (the tree may sit under the web root).
+    (c.new_tree / ".mwrelease").mkdir(mode=0o700, exist_ok=True)
+    os.chmod(c.new_tree / ".mwrelease", 0o700)
+    write_atomic(c.new_tree / INSTALLED_MANIFEST, c.manifest.dumps(), mode=0o600)
     return f"{len(c.manifest.files)} files verified"
 
 
@@ -140,12 +143,14 @@ def _backup(c: StopRun) -> str:
     j, inst = c.journal, c.inst
     bdir = c.state / "backups" / j.id
     j.set_path("backup", str(bdir))
-    dbinfo = bk.backup_database(inst.db, bdir / "database", log=c.log)
-    shutil.copy2(inst.tree / "LocalSettings.php", bdir / "LocalSettings.php")
-    c.images = bk.images_manifest(Path(inst.upload_dir))
-    (bdir / "images.json").write_text(json.dumps(c.images, indent=1) + "\n")
-    bk.write_backup_info(bdir, {"id": j.id, "from": inst.core_version, "to": c.stop.version, "database": dbinfo,
-                                "old_tree": str(inst.tree), "created": now()})
+    with bk.private_files():  # the dump and the settings hold the wiki's data and password: 0700/0600
+        dbinfo = bk.backup_database(inst.db, bdir / "database", log=c.log)
+        shutil.copy2(inst.tree / "LocalSettings.php", bdir / "LocalSettings.php")
+        os.chmod(bdir / "LocalSettings.php", 0o600)
+        c.images = bk.images_manifest(Path(inst.upload_dir))
+        (bdir / "images.json").write_text(json.dumps(c.images, indent=1) + "\n")
+        bk.write_backup_info(bdir, {"id": j.id, "from": inst.core_version, "to": c.stop.version, "database": dbinfo,
+                                    "old_tree": str(inst.tree), "created": now()})
     return f"database {dbinfo['type']}, {len(c.images['files'])} uploaded files listed"
 
 
@@ -271,7 +276,7 @@ def _fail(c: StopRun, exc: BaseException) -> NoReturn:
     j.mark(failed, "failed")
     c.say(f"Step {failed!r} failed: {describe(exc)}. Restoring the wiki to {inst.core_version}...")
     try:
-        undo(j, c.say, db=inst.db)
+        undo(j, c.say, db=inst.db, reload_command=c.reload_command)
     except Exception as undo_exc:  # the worst case: say exactly what is where
         raise UpgradeError(
             f"Step {failed!r} of the upgrade to {version} failed ({describe(exc)}), and restoring the old "

@@ -4,24 +4,36 @@ Two layouts: the wiki path is a symlink (the switch renames a temporary link ove
 path is the tree itself (two journaled renames: the serving tree is parked beside the wiki, the other tree
 takes its name). An upgrade parks the old tree as ``<wiki>.mwrelease-old-<version>`` (journal key "aside"),
 a rollback parks the upgraded tree as ``<wiki>.mwrelease-rolledback-<version>`` (journal key "parked").
+A parked tree (and, in the symlink layout, the tree the link left) is made 0700, so that a web server serving
+the wiki's parent cannot serve it; the tree switched in gets the mode the serving tree had.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from mwrelease.errors import UpgradeError
 from mwrelease.upgrade.journal import Journal
 from mwrelease.upgrade.processes import fault
 
+# A tree that does not serve the wiki (parked old tree, new tree being staged) is private to its owner: it may
+# sit under the web root, and its LocalSettings.php and index.php must not be served.
+PARKED_MODE = 0o700
+
 
 def switch(j: Journal, wiki: Path, *, layout: str, tree: Path | str, park_as: str, park_key: str) -> None:
     """Make ``wiki`` serve ``tree``; in the directory layout the serving tree is parked under ``park_as``
     (made unique with the journal id), recorded in the journal under ``park_key`` before anything moves."""
+    serving = os.path.realpath(wiki)
+    mode = stat.S_IMODE(os.stat(wiki).st_mode)
+    j.data["paths"]["serving_mode"] = mode
     if layout == "symlink":
         j.set_path("link_target_before", os.readlink(wiki))
+        os.chmod(tree, mode)
         point_symlink(wiki, str(tree))
+        os.chmod(serving, PARKED_MODE)
         return
     parked = wiki.with_name(park_as)
     if parked.exists():
@@ -30,8 +42,10 @@ def switch(j: Journal, wiki: Path, *, layout: str, tree: Path | str, park_as: st
     j.data["paths"]["old_ino"] = os.stat(wiki).st_ino
     j.data["paths"]["new_ino"] = os.stat(tree).st_ino
     j.save()
+    os.chmod(tree, mode)
     # Two renames; between them the wiki path is briefly absent (microseconds). The journal has both names.
     os.rename(wiki, parked)
+    os.chmod(parked, PARKED_MODE)
     fault("switch-between-renames", j.data["to"])
     os.rename(tree, wiki)
 
@@ -50,7 +64,10 @@ def switch_back(j: Journal, wiki: Path) -> str:
     if j.data["layout"] == "symlink":
         before = paths.get("link_target_before")
         if before and wiki.is_symlink() and os.readlink(wiki) != before:
+            current = os.path.realpath(wiki)
             point_symlink(wiki, before)
+            _unpark(wiki, paths)
+            os.chmod(current, PARKED_MODE)
             return f"{wiki} points to {before} again"
         return "symlink already on the old tree"
     aside = Path(paths["aside"]) if paths.get("aside") else None
@@ -63,5 +80,13 @@ def switch_back(j: Journal, wiki: Path) -> str:
         if new_tree.exists():
             raise UpgradeError(f"Both {wiki} and {new_tree} exist while the old tree is at {aside}; not guessing.")
         os.rename(wiki, new_tree)
+        os.chmod(new_tree, PARKED_MODE)
     os.rename(aside, wiki)
+    _unpark(wiki, paths)
     return f"{wiki} is the old tree again"
+
+
+def _unpark(wiki: Path, paths: dict[str, object]) -> None:
+    """The tree serving ``wiki`` again gets the mode it had before it was parked."""
+    mode = paths.get("serving_mode")
+    os.chmod(os.path.realpath(wiki), mode if isinstance(mode, int) and 0 <= mode <= 0o7777 else 0o755)

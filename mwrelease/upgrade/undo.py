@@ -4,6 +4,7 @@ switch back, restore the database, remove read-only, delete the new tree."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -14,14 +15,15 @@ from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.journal import Journal
 from mwrelease.upgrade.processes import kill_group, reload_server
 from mwrelease.upgrade.settings import readonly_off
-from mwrelease.upgrade.space import free_space
+from mwrelease.upgrade.space import free_space, removable_new_tree
 from mwrelease.upgrade.switch import switch_back
 
 Say = Callable[[str], None]
 
 
-def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
-    """Return the wiki to its state before this journal's upgrade, using the journal alone."""
+def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php", reload_command: str | None = None) -> None:
+    """Return the wiki to its state before this journal's upgrade, using the journal's facts; the reload
+    command comes from the caller (the admin's command line), never from the journal."""
     wiki = Path(j.data["wiki"])
     php = (j.data.get("php") or {}).get("before") or php
     pid = j.data.get("update_pid")
@@ -47,13 +49,15 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php") -> None:
         say("  read-only mode is off")
     if j.reached("readonly") or j.reached("switch"):
         try:
-            reload_server(j.data.get("reload_command"), j.state_dir / "logs" / f"{j.id}.log", php=php)
+            reload_server(reload_command, j.state_dir / "logs" / f"{j.id}.log", php=php)
         except UpgradeError as exc:
             say(f"  warning: {exc.message}")
-    new_tree = j.path_of("new_tree")
-    if new_tree and Path(new_tree).exists() and Path(new_tree).resolve() != wiki.resolve():
+    new_tree = removable_new_tree(j, wiki)
+    if new_tree is not None:
         shutil.rmtree(new_tree, ignore_errors=True)
         say(f"  removed the new tree {new_tree}")
+    elif j.path_of("new_tree") and os.path.lexists(j.path_of("new_tree") or ""):
+        say(f"  left {j.path_of('new_tree')} in place: not a path this upgrade would have unpacked to")
     j.finish("rolled-back", error="; ".join(s["name"] + " " + s["status"] for s in j.data["steps"]))
 
 
@@ -72,6 +76,6 @@ def recover(wiki: Path, state: Path, say: Say, *, php: str = "php",
     last = j.data["steps"][-1]["name"] if j.data["steps"] else "start"
     say(f"An earlier upgrade {j.data['from']} -> {j.data['to']} stopped during step {last!r} (journal {j.path}); "
         "rolling it back first.")
-    j.data["reload_command"] = j.data.get("reload_command") or reload_command
-    undo(j, say, php=php)
+    undo(j, say, php=php, reload_command=reload_command)
     return {"journal": j.id, "stopped_at": last, "action": "rolled back"}
+

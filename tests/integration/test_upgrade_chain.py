@@ -73,7 +73,7 @@ def test_chain_1_35_to_1_43_through_1_39_with_a_php_switch(chain: Any) -> None:
               f"update.php {stop['update_seconds']} s")
     assert [x["version"] for x in env["data"]["stops"]] == [s.mid_v, s.new_v]
     for stop in env["data"]["stops"]:  # each stop's update.php ran its own version's updater to the end
-        log = s.sh(f"cat /var/www/.mwrelease/logs/{stop['journal_id']}.log").stdout
+        log = s.sh(f"cat /var/lib/mwrelease/*/logs/{stop['journal_id']}.log").stdout
         print(log[-1500:])
         assert f"MediaWiki {stop['version']} Updater" in log and "Done in" in log, log[-3000:]
     assert_upgraded(s, before)
@@ -102,7 +102,7 @@ def test_killed_in_the_second_stop_the_next_run_finishes_the_chain(chain: Any) -
     r = _upgrade(s, "php7.4", "php8.2", env={"MWRELEASE_FAULT_KILL_AT": f"update@{s.new_v}"})
     assert r.exit_code in (137, -9), r.output[-3000:]  # SIGKILL while 1.43's update.php runs: no cleanup ran
     # The first stop is done: the wiki is on 1.39, read-only, with the interrupted stop in the journal.
-    assert s.sh("test -f /var/www/.mwrelease/journal.json", check=False).exit_code == 0
+    assert s.sh("test -f /var/lib/mwrelease/*/journal.json", check=False).exit_code == 0
     # (Not read over HTTP: the orphaned update.php of 1.43 may still be changing the schema under 1.39.)
     st = envelope(s.mwrelease("status", "--wiki", "/var/www/wiki", "--json", "--php", "php7.4"))
     assert st["data"]["installation"]["core_version"] == s.mid_v

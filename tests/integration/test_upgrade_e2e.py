@@ -120,7 +120,7 @@ def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[s
     server.reset()
     r = server.upgrade(env={"MWRELEASE_FAULT_KILL_AT": step})
     assert r.exit_code in (137, -9), r.output[-3000:]  # SIGKILL: no cleanup ran
-    assert server.sh("test -f /var/www/.mwrelease/journal.json", check=False).exit_code == 0
+    assert server.sh("test -f /var/lib/mwrelease/*/journal.json", check=False).exit_code == 0
     rb = server.rollback()
     assert rb.exit_code == 0, rb.output[-3000:]
     assert envelope(rb)["data"]["stopped_at"] == ("switch" if step.startswith("switch") else step)

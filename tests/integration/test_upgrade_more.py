@@ -90,12 +90,12 @@ def test_minor_upgrade_uses_the_delta_and_a_tampered_delta_is_refused(minor: Any
         {"version": NEW, "line": "1.43", "artifact": delta["file"], "delta_from": OLD}], stop_plan
     stop = env["data"]["stops"][0]
     assert stop["health"]["ok"], stop["health"]
-    history = json.loads(s.sh("cat /var/www/.mwrelease/history.json").stdout)["entries"]
+    history = json.loads(s.sh("cat /var/lib/mwrelease/*/history.json").stdout)["entries"]
     last = history[-1]
     assert last["state"] == "done" and last["to"] == NEW
     dl = next(st for st in last["steps"] if st["name"] == "download")
     assert delta["file"] in dl["detail"] and full["file"] not in dl["detail"], dl
-    downloaded = s.sh("ls /var/www/.mwrelease/downloads").stdout.split()
+    downloaded = s.sh("ls /var/lib/mwrelease/*/downloads").stdout.split()
     assert full["file"] not in downloaded, downloaded
     print(f"\nminor upgrade {OLD} -> {NEW} with the delta: {delta['size']} bytes downloaded instead of "
           f"{full['size']} ({full['size'] / delta['size']:.0f}x less); read-only {stop['read_only_seconds']} s, "

@@ -61,7 +61,9 @@ def test_tampered_tarball_fails_checksum_and_verification(tmp_path: Path) -> Non
     core = make_core(tmp_path / "core", "1.43.5")
     (full,) = build_release(make_lock("1.43.5"), core, tmp_path / "out")
     # Replace the tarball with one whose index.php differs.
-    (core / "index.php").write_text("<?php evil();\n")
+    # Same size (so the size check before unpacking passes), other bytes: the verification after it catches it.
+    original = (core / "index.php").read_text()
+    (core / "index.php").write_text("<?php evil();".ljust(len(original) - 1) + "\n")
     (other,) = build_release(make_lock("1.43.5"), core, tmp_path / "other")
     full.tarball.write_bytes(other.tarball.read_bytes())
     with pytest.raises(IntegrityError, match="SHA256SUMS"):
@@ -69,6 +71,13 @@ def test_tampered_tarball_fails_checksum_and_verification(tmp_path: Path) -> Non
     with pytest.raises(IntegrityError, match="does not match its manifest") as exc:
         unpack_verified(full.tarball, full.manifest, tmp_path / "x")
     assert "index.php differs from the manifest" in exc.value.details
+    # Another size is refused before a byte is written.
+    (core / "index.php").write_text("<?php evil();\n" * 1000)
+    (big,) = build_release(make_lock("1.43.5"), core, tmp_path / "big")
+    full.tarball.write_bytes(big.tarball.read_bytes())
+    with pytest.raises(IntegrityError, match="the manifest says"):
+        unpack_verified(full.tarball, full.manifest, tmp_path / "y")
+    assert not (tmp_path / "y").exists()
 
 
 def test_edited_manifest_is_refused(tmp_path: Path) -> None:

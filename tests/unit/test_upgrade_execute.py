@@ -25,6 +25,7 @@ from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.rollback import rollback
 from mwrelease.upgrade.settings import READONLY_MARK
+from mwrelease.upgrade.statedir import state_dir_for
 from mwrelease.upgrade.status import status
 from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
@@ -86,7 +87,7 @@ def assert_old_and_intact(wiki: Path) -> None:
     assert not (wiki / "mwrelease-readonly.php").exists()
     assert (wiki / "images" / "a" / "ab" / "Pic.png").read_bytes() == b"\x89PNG fake"
     assert not [p for p in wiki.parent.iterdir() if "mwrelease-new" in p.name]
-    assert not (wiki.parent / ".mwrelease" / "journal.json").exists()
+    assert not (state_dir_for(wiki) / "journal.json").exists()
 
 
 def say(msg: str) -> None:
@@ -122,7 +123,7 @@ def test_update_failure_restores_everything(wiki: Path, channel: Path) -> None:
     assert "'update'" in exc.value.message and "restored" in exc.value.message
     assert any("schema update failed" in d for d in exc.value.details)
     assert_old_and_intact(wiki)
-    hist = json.loads((wiki.parent / ".mwrelease" / "history.json").read_text())["entries"]
+    hist = json.loads((state_dir_for(wiki) / "history.json").read_text())["entries"]
     assert hist[-1]["state"] == "rolled-back"
 
 
@@ -154,7 +155,7 @@ def test_dry_run_changes_nothing(wiki: Path, channel: Path) -> None:
     out = upgrade(opts(wiki, channel, dry_run=True), say=say, confirm=lambda p: True)
     assert not out.done and [e.fate for e in out.plan.extensions if e.name == "MyExt"] == ["kept"]
     assert_old_and_intact(wiki)
-    assert not (wiki.parent / ".mwrelease").exists()
+    assert not (state_dir_for(wiki)).exists()
 
 
 def test_cancelled_at_the_prompt_changes_nothing_and_is_not_a_bug(wiki: Path, channel: Path) -> None:
@@ -176,7 +177,7 @@ def test_killed_at_each_step_then_next_run_rolls_back(wiki: Path, channel: Path,
     r = _cli("upgrade", "--allow-unsigned", "--wiki", str(wiki), "--channel", str(channel), "--line", "1.43", "--yes",
              "--no-http-check", env={"MWRELEASE_FAULT_KILL_AT": step})
     assert r.returncode == -9, r.stderr
-    assert (wiki.parent / ".mwrelease" / "journal.json").exists()
+    assert (state_dir_for(wiki) / "journal.json").exists()
     r = _cli("rollback", "--wiki", str(wiki), "--no-http-check", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["data"]["action"] == "rolled back an interrupted upgrade"
@@ -306,7 +307,7 @@ def test_chain_through_an_intermediate_lts(tmp_path: Path) -> None:
 
 def test_rollback_refuses_when_the_backup_is_gone(wiki: Path, channel: Path) -> None:
     upgrade(opts(wiki, channel), say=say, confirm=lambda p: True)
-    backup = Path(json.loads((wiki.parent / ".mwrelease" / "history.json").read_text())["entries"][-1]["paths"]["backup"])
+    backup = Path(json.loads((state_dir_for(wiki) / "history.json").read_text())["entries"][-1]["paths"]["backup"])
     shutil.rmtree(backup)  # as `mwrelease prune --keep 0` does
     with pytest.raises(UpgradeError, match="database backup .* is gone. Nothing was changed"):
         rollback(wiki, state_dir=None, say=say, skip_http=True)

@@ -21,6 +21,7 @@ from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.journal import Journal, load_history, mark_history
 from mwrelease.upgrade.prune import BACKUP, DOWNLOAD, NEW_TREE, OLD_TREE, PARKED_TREE, measure, plan_prune, prune
 from mwrelease.upgrade.rollback import rollback
+from mwrelease.upgrade.statedir import state_dir_for
 from mwrelease.upgrade.status import status
 from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
@@ -72,7 +73,7 @@ def listing(*roots: Path) -> dict[str, int]:
         for dirpath, dirnames, filenames in os.walk(root):
             for n in dirnames + filenames:
                 p = os.path.join(dirpath, n)
-                if "/.mwrelease/logs/" not in p:
+                if "/logs/" not in p:
                     out[p] = os.lstat(p).st_size
     return out
 
@@ -93,7 +94,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @needs_php
 def test_prune_keeps_what_rollback_needs_and_removes_the_rest(upgraded: tuple[Path, list[str]]) -> None:
     wiki, (u1, u2, u3) = upgraded
-    www, state = wiki.parent, wiki.parent / ".mwrelease"
+    www, state = wiki.parent, state_dir_for(wiki)
     old = {v: www / f"wiki.mwrelease-old-{v}" for v in ("1.39.1", "1.39.2", "1.39.3")}
     assert all(p.is_dir() for p in old.values())
     downloads = sorted((state / "downloads").iterdir())
@@ -143,7 +144,7 @@ def test_prune_keeps_what_rollback_needs_and_removes_the_rest(upgraded: tuple[Pa
 @needs_php
 def test_keep_zero_and_keep_more_than_there_are(upgraded: tuple[Path, list[str]]) -> None:
     wiki, ids = upgraded
-    state = wiki.parent / ".mwrelease"
+    state = state_dir_for(wiki)
     many = prune(wiki, keep=5, dry_run=True)
     assert {r["kind"] for r in many["removals"]} == {DOWNLOAD} and len(many["kept"]) == 3
     none = prune(wiki, keep=0)
@@ -167,7 +168,7 @@ def test_symlink_layout(tmp_path: Path, channel: Path) -> None:
     trees = [r["path"] for r in out["removals"] if r["kind"] == OLD_TREE]
     assert trees == [str(releases / "mediawiki-1.39.1")] and not (releases / "mediawiki-1.39.1").exists()
     assert (releases / "mediawiki-1.39.2").is_dir() and (releases / "mediawiki-1.43.1").is_dir()
-    assert not (wiki.parent / ".mwrelease" / "backups" / u1).exists()
+    assert not (state_dir_for(wiki) / "backups" / u1).exists()
     rollback(wiki, state_dir=None, say=say, skip_http=True)
     assert os.readlink(wiki) == str(releases / "mediawiki-1.39.2") and inspect_wiki(wiki).core_version == "1.39.2"
     # The upgraded tree the rollback left behind is the symlink layout's parked tree.
@@ -213,7 +214,7 @@ def test_interrupted_upgrade_blocks_prune_until_rolled_back(tmp_path: Path, chan
 @needs_php
 def test_running_upgrade_blocks_prune(upgraded: tuple[Path, list[str]]) -> None:
     wiki, _ = upgraded
-    state = wiki.parent / ".mwrelease"
+    state = state_dir_for(wiki)
     j = Journal.start(state, wiki=wiki, layout="directory", from_version="1.43.1", to_version="1.43.2")
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
@@ -234,7 +235,7 @@ def test_running_upgrade_blocks_prune(upgraded: tuple[Path, list[str]]) -> None:
 def test_finished_journal_not_yet_in_history_is_filed(upgraded: tuple[Path, list[str]]) -> None:
     """Killed between writing the journal's end state and moving it to history.json: prune files it."""
     wiki, ids = upgraded
-    state = wiki.parent / ".mwrelease"
+    state = state_dir_for(wiki)
     hist = json.loads((state / "history.json").read_text())
     last = hist["entries"].pop()
     (state / "history.json").write_text(json.dumps(hist))
@@ -251,7 +252,7 @@ def test_finished_journal_not_yet_in_history_is_filed(upgraded: tuple[Path, list
 @needs_php
 def test_tampered_history_cannot_redirect_removal(upgraded: tuple[Path, list[str]], tmp_path: Path) -> None:
     wiki, ids = upgraded
-    state = wiki.parent / ".mwrelease"
+    state = state_dir_for(wiki)
     victim = tmp_path / "victim"
     (victim / "includes").mkdir(parents=True)
     (victim / "index.php").write_text("<?php\n")
