@@ -3,6 +3,7 @@ then N warm runs. Prints each warm cell's seconds and the median. Usage: python 
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,11 @@ def main() -> None:
     (cell,) = plan(lock)
     engine = Engine.connect()
     with tempfile.TemporaryDirectory() as snap:
-        opts = CellOptions(snapshot_dir=Path(snap))
+        # MWR_BENCH_SANDBOX=0 runs the cells without the sandbox (to compare); MWR_BENCH_CPUS its CPU quota.
+        sandbox = os.environ.get("MWR_BENCH_SANDBOX", "1") != "0"
+        cpus = float(os.environ.get("MWR_BENCH_CPUS", str(CellOptions().cpus)))
+        opts = CellOptions(snapshot_dir=Path(snap), sandbox=sandbox, cpus=cpus)
+        print(f"sandbox={sandbox} cpus={cpus}")
         cold = run_cell(cell, engine, options=opts)
         print(f"cold: {cold.duration:.2f} s status={cold.status}")
         warm = []
