@@ -213,6 +213,8 @@ class Container:
     def kill(self) -> None:
         """Kill the container's processes at once (it is still removed by its ``with`` block)."""
         try:
+            if self.api.inspect_container(self.id)["State"].get("Paused"):
+                self.api.unpause(self.id)  # a paused (frozen) container cannot be killed
             self._obj.kill()
         except docker_errors() as exc:
             log.warning("could not kill container %s: %s", self.name, exc)
