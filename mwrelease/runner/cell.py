@@ -74,7 +74,9 @@ class CellOptions:
     sandbox: bool = True
     cpus: float = 1.0
     disk_limit: str = "256m"
-    fsize: int = 128 << 20
+    # Off by default: MediaWiki's Shellbox (limit.sh) raises `ulimit -f` to what it is configured with
+    # (SyntaxHighlight fails under a lower hard limit); the tmpfs size bounds every file anyway.
+    fsize: int = 0
     nofile: int = 4096
 
 
@@ -224,8 +226,10 @@ class CellSession:
             log.warning("%s: no sandbox for the MediaWiki layout at %r (a writable root filesystem)", self.cell.id, ip)
             return None
         o = self.options
-        return Sandbox(writable=sandbox.writable_places(self.cell, ip), size=o.disk_limit, cpus=o.cpus,
-                       nofile=o.nofile, fsize=o.fsize)
+        writable = sandbox.writable_places(self.cell, ip)
+        return Sandbox(writable=writable, size=o.disk_limit, cpus=o.cpus, nofile=o.nofile, fsize=o.fsize,
+                       # /tmp too: Shellbox (SyntaxHighlight's pygmentize) runs what it writes there.
+                       executable=tuple(w for w in writable if w not in sandbox.DEBIAN_WRITABLE or w == "/tmp"))
 
     def install(self) -> StepOutcome:
         container = self.container

@@ -33,20 +33,23 @@ class Sandbox:
     size: str = "256m"
     cpus: float = 1.0
     nofile: int = 4096
-    fsize: int = 128 << 20
+    fsize: int = 0  # bytes; 0: no fsize ulimit (the tmpfs size still bounds every file)
+    executable: tuple[str, ...] = ()  # those of ``writable`` whose files may be run (component trees)
 
     def tmpfs_options(self) -> dict[str, str]:
         uid, _, gid = self.user.partition(":")
         owner = f"uid={uid},gid={gid or uid}," if uid.isdigit() and (gid or uid).isdigit() else ""
-        # nosuid,nodev: nothing written there runs with privileges; exec is allowed (PHP includes only read).
-        return {path: f"rw,nosuid,nodev,size={self.size},{owner}mode=0755" for path in self.writable}
+        # nosuid,nodev everywhere; "exec" only where components are copied in (SyntaxHighlight runs its
+        # bundled pygmentize), the engine's default noexec elsewhere.
+        return {path: f"rw,{'exec' if path in self.executable else 'noexec'},nosuid,nodev,size={self.size},{owner}mode=0755"
+                for path in self.writable}
 
     def run_options(self) -> dict[str, Any]:
         from docker.types import Ulimit
 
         return {"user": self.user, "read_only": True, "nano_cpus": int(self.cpus * 1e9),
                 "ulimits": [Ulimit(name="nofile", soft=self.nofile, hard=self.nofile),
-                            Ulimit(name="fsize", soft=self.fsize, hard=self.fsize)]}
+                            *([Ulimit(name="fsize", soft=self.fsize, hard=self.fsize)] if self.fsize else [])]}
 
 
 # Debian's layout (runner.mediawiki): LocalSettings.php ends in /etc/mediawiki, uploads and caches in
