@@ -69,13 +69,10 @@ class CellOptions:
     pids_limit: int = 512
     snapshot_dir: Path | None = None  # None: no snapshots (every cell installs)
     workdir: Path | None = None       # where host-side checkouts go (default: a temp dir)
-    # The wiki container's sandbox (runner.engine.Sandbox): MediaWiki runs as www-data on a read-only
-    # root filesystem; each place it writes is a tmpfs of at most disk_limit.
-    sandbox: bool = True
+    sandbox: bool = True  # the wiki container's limits (runner.sandbox); disk_limit: each tmpfs
     cpus: float = 1.0
     disk_limit: str = "256m"
-    # Off by default: MediaWiki's Shellbox (limit.sh) raises `ulimit -f` to what it is configured with
-    # (SyntaxHighlight fails under a lower hard limit); the tmpfs size bounds every file anyway.
+    # 0: none. Shellbox (limit.sh) raises `ulimit -f` itself (SyntaxHighlight fails under a lower hard limit).
     fsize: int = 0
     nofile: int = 4096
 
