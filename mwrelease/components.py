@@ -101,22 +101,70 @@ def git_checkout(comp: LockedComponent, workdir: Path) -> Path:
 
 def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
     """Extract refusing anything that would land outside ``dest`` (an extension tarball is untrusted).
-    Uses the 'data' filter where Python has extraction filters (3.11.4+; bookworm ships 3.11.2)."""
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, filter="data")
-        return
+
+    Uses the 'data' filter where Python has extraction filters (3.11.4+). Without them (Debian bookworm's
+    3.11.2) members are extracted one at a time, each checked against what is already on disk, so that a
+    chain of links (``a -> .``, ``b -> a/..``, ``c -> b/..``) is resolved as the kernel will resolve it.
+    Either way every link left in ``dest`` is checked again at the end (a later member may have turned an
+    earlier, harmless link into one that escapes); on any refusal ``dest`` is emptied and SourceError raised.
+    """
+    try:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:
+            _extract_checked(tar, dest)
+        _check_links(dest)
+    except (SourceError, tarfile.TarError, OSError) as exc:
+        _empty(dest)
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"Refused to unpack an archive into {dest}: {exc}") from exc
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _extract_checked(tar: tarfile.TarFile, dest: Path) -> None:
     root = dest.resolve()
+    # Our own checks replace the filter; Pythons that have filters (only in tests here) must not warn.
+    trusted: dict[str, str] = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
     for m in tar.getmembers():
-        target = (dest / m.name).resolve()
-        if m.name.startswith("/") or not (target == root or root in target.parents):
-            raise SourceError(f"The archive member {m.name!r} would be written outside {dest}.")
-        if m.issym() or m.islnk():
-            link = (target.parent / m.linkname).resolve() if m.issym() else (dest / m.linkname).resolve()
-            if m.linkname.startswith("/") or not (link == root or root in link.parents):
-                raise SourceError(f"The archive link {m.name!r} -> {m.linkname!r} points outside {dest}.")
-        if m.isdev():
-            raise SourceError(f"The archive holds a device file {m.name!r}.")
-    tar.extractall(dest)
+        name = m.name
+        if name.startswith("/") or ".." in Path(name).parts:
+            raise SourceError(f"The archive member {name!r} would be written outside {dest}.")
+        if m.isdev() or m.isfifo():
+            raise SourceError(f"The archive holds a device or FIFO {name!r}.")
+        # The parent as it really is on disk now: every link already extracted is followed.
+        parent = Path(os.path.realpath(dest / name)).parent if not m.issym() else None
+        where = Path(os.path.realpath((dest / name).parent))
+        if not _inside(where, root) or (parent is not None and not _inside(parent, root)):
+            raise SourceError(f"The archive member {name!r} would be written outside {dest} (through a link).")
+        if m.issym():
+            if m.linkname.startswith("/") or not _inside(Path(os.path.realpath(where / m.linkname)), root):
+                raise SourceError(f"The archive link {name!r} -> {m.linkname!r} points outside {dest}.")
+        if m.islnk():
+            if m.linkname.startswith("/") or not _inside(Path(os.path.realpath(dest / m.linkname)), root):
+                raise SourceError(f"The archive link {name!r} -> {m.linkname!r} points outside {dest}.")
+        m.mode &= 0o755  # no setuid/setgid/sticky, nothing writable by others
+        tar.extract(m, dest, **trusted)  # type: ignore[arg-type]
+
+
+def _check_links(dest: Path) -> None:
+    root = dest.resolve()
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            if p.is_symlink() and not _inside(Path(os.path.realpath(p)), root):
+                raise SourceError(f"The archive link {p.relative_to(dest)} -> {os.readlink(p)!r} points outside {dest}.")
+
+
+def _empty(dest: Path) -> None:
+    for child in dest.iterdir() if dest.is_dir() else ():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def unpack_tarball(comp: LockedComponent, workdir: Path) -> Path:
@@ -133,12 +181,20 @@ def unpack_tarball(comp: LockedComponent, workdir: Path) -> Path:
             raise SourceError(f"Cannot download {comp.name} from {url}: {exc}") from exc
         data = resp.content
     else:
-        data = Path(url.removeprefix("file://")).read_bytes()
+        try:
+            data = Path(url.removeprefix("file://")).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"Cannot read the tarball of {comp.name} ({url}): {exc}") from exc
     if comp.source.sha256 and hashlib.sha256(data).hexdigest() != comp.source.sha256.lower():
         raise IntegrityError(f"The tarball of {comp.name} ({url}) does not match the lock's sha256.")
     dest = workdir / "tarball" / comp.name
     dest.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        safe_extract(tar, dest)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            safe_extract(tar, dest)
+    except (tarfile.TarError, EOFError, OSError) as exc:  # not a tarball, truncated, damaged
+        raise SourceError(f"The tarball of {comp.name} ({url}) cannot be unpacked: {exc}") from exc
+    except SourceError as exc:
+        raise SourceError(f"{comp.name}: {exc.message}", hint="The tarball is refused; nothing of it is used.") from exc
     entries = list(dest.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest

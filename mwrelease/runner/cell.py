@@ -33,15 +33,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mwrelease.components import component_tree
 from mwrelease.errors import EngineError, MwreleaseError
-from mwrelease.lock import LockedComponent
-from mwrelease.runner import images, snapshots
+from mwrelease.runner import images, sandbox, snapshots
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.checks import CheckContext, read_manifests, run_checks, tail_logs
-from mwrelease.runner.engine import Container, Engine, ExecResult
+from mwrelease.runner.engine import Container, Engine, ExecResult, Sandbox
 from mwrelease.runner.localsettings import disable_installer_skins, local_settings_text
 from mwrelease.runner.logs import Blamer, ComponentManifest
+from mwrelease.runner.place import place_component
 from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import CellResult, CheckResult, CheckStatus, excerpt
 from mwrelease.runner.snapshots import default_snapshot_dir as default_snapshot_dir
@@ -70,6 +69,12 @@ class CellOptions:
     pids_limit: int = 512
     snapshot_dir: Path | None = None  # None: no snapshots (every cell installs)
     workdir: Path | None = None       # where host-side checkouts go (default: a temp dir)
+    sandbox: bool = True  # the wiki container's limits (runner.sandbox); disk_limit: each tmpfs
+    cpus: float = 1.0
+    disk_limit: str = "256m"
+    # 0: none. Shellbox (limit.sh) raises `ulimit -f` itself (SyntaxHighlight fails under a lower hard limit).
+    fsize: int = 0
+    nofile: int = 4096
 
 
 def run_cell(cell: Cell, engine: Engine, *, options: CellOptions = CellOptions(),
@@ -108,6 +113,7 @@ class CellSession:
         self.database: mw.Database | None = None
         self.network_mode = "none"
         self.container: Container | None = None
+        self.sandbox: Sandbox | None = None
         self.wiki: mw.Wiki | None = None
 
     def run(self) -> CellResult:
@@ -163,6 +169,9 @@ class CellSession:
         except MwreleaseError as exc:  # engine trouble, an unreadable source, a checksum mismatch
             status, message, text = "error", exc.message, "\n".join([*exc.details, exc.hint or ""]).strip()
             culprit = getattr(exc, "component", None)
+        if status != "passed" and self.container is not None:
+            full = sandbox.usage_notes(self.container, self.sandbox)
+            message += f" ({full})" if full and full not in message else ""
         duration = time.monotonic() - start
         self.timings[name] = self.timings.get(name, 0.0) + duration
         hit = (culprit or self.blamer.culprit(text + "\n" + message)) if status != "passed" else None
@@ -197,13 +206,27 @@ class CellSession:
 
     def start_container(self) -> StepOutcome:
         options = self.options
+        self.sandbox = self.sandbox_for() if options.sandbox else None
         self.container = self.stack.enter_context(self.engine.container(
             self.image_tag, network_mode=self.network_mode, keep=options.keep, mem_limit=options.mem_limit,
-            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP,
+            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP, limits=self.sandbox,
             labels={"mwrelease.cell": self.cell.id, "mwrelease.role": "wiki"}))
         self.facts = mw.image_facts(self.container)
         facts = self.facts
         return "passed", f"MediaWiki {facts.get('mediawiki_version')} on PHP {facts.get('php_version')}", ""
+
+    def sandbox_for(self) -> Sandbox | None:
+        """The wiki container's limits; None (and a warning) for a layout whose writable places we do not know."""
+        info = self.engine.image(self.image_tag)
+        ip = (info.labels if info else {}).get("mwrelease.mediawiki.path", "")
+        if ip != images.DEBIAN_MW_PATH:
+            log.warning("%s: no sandbox for the MediaWiki layout at %r (a writable root filesystem)", self.cell.id, ip)
+            return None
+        o = self.options
+        writable = sandbox.writable_places(self.cell, ip)
+        return Sandbox(writable=writable, size=o.disk_limit, cpus=o.cpus, nofile=o.nofile, fsize=o.fsize,
+                       # /tmp too: Shellbox (SyntaxHighlight's pygmentize) runs what it writes there.
+                       executable=tuple(w for w in writable if w not in sandbox.DEBIAN_WRITABLE or w == "/tmp"))
 
     def install(self) -> StepOutcome:
         container = self.container
@@ -227,7 +250,8 @@ class CellSession:
         notes = []
         for c in self.cell.loaded:
             try:
-                notes.append(place_component(container, wiki.path, c, self.cell, self.workdir))
+                notes.append(place_component(container, wiki.path, c, self.cell, self.workdir,
+                                             fresh=self.sandbox is not None))
             except MwreleaseError as exc:
                 exc.component = c.name  # type: ignore[attr-defined]  # read by step() for the blame
                 raise
@@ -263,7 +287,7 @@ class CellSession:
         container, wiki = self._ready()
         r = mw.run_maintenance(container, "update", ["--quick"], wiki=wiki, check=False,
                                timeout=self.options.update_timeout)
-        return _judge_maintenance("update.php", r)
+        return _judge_maintenance("update.php", r, self.sandbox)
 
     def serve(self) -> StepOutcome:
         container, wiki = self._ready()
@@ -298,37 +322,17 @@ class CellSession:
                 self.checks[i] = replace(c, log=excerpt(c.log + "\n--- PHP logs ---\n" + tail), blame=blame)
 
 
-def _judge_maintenance(what: str, r: ExecResult) -> StepOutcome:
+def _judge_maintenance(what: str, r: ExecResult, limits: Sandbox | None = None) -> StepOutcome:
+    why = sandbox.explain(r, limits)
+    why = f": {why}" if why else ""
     if r.timed_out:
-        return "failed", f"{what} did not finish within {r.duration:.0f} s and was killed (timeout)", r.output
+        return "failed", f"{what} did not finish within {r.duration:.0f} s and was killed (timeout){why}", r.output
     if r.exit_code != 0:
-        return "failed", f"{what} exited with {r.exit_code}", r.output
+        return "failed", f"{what} exited with {r.exit_code}{why}", r.output
     # update.php prints a caught exception and may still exit 0 on old cores.
     if "Fatal error" in r.output or "Exception" in r.output and "[exception]" in r.output:
         return "failed", f"{what} reported an error", r.output
     return "passed", f"{r.duration:.1f} s", ""
-
-
-# --- putting trees in place -----------------------------------------------------------------------
-
-def place_component(container: Container, ip: str, comp: LockedComponent, cell: Cell, tmp: Path) -> str:
-    """Make ``$IP/extensions/NAME`` (or ``skins/NAME``) hold the component at its locked ref.
-    Returns a note for the log ("" when the image's bundled copy is used)."""
-    sub = "skins" if comp.kind == "skin" else "extensions"
-    dest = f"{ip}/{sub}/{comp.name}"
-    if comp.source.type == "bundled" and cell.core_line == cell.lock.core_line:
-        return ""
-    src = component_tree(comp, tmp)
-    if comp.source.type == "git":
-        note = f"{comp.name} {comp.ref}@{(comp.commit or '')[:10]}"
-    elif comp.source.type == "tarball":
-        note = f"{comp.name} from {comp.source.url}"
-    else:
-        note = f"{comp.name} from {src}"
-    # Debian's $IP/extensions/NAME is a symlink into extensions-core: remove the link, not its target.
-    container.exec(["rm", "-rf", dest], timeout=60, quiet=True).check()
-    container.put_tree(src, dest)
-    return note
 
 
 @contextmanager

@@ -108,11 +108,16 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
     return out
 
 
+HTTP_MAX_BYTES = 64 << 20
+
+
 def http_get(container: Container, url: str, *, timeout: float) -> tuple[int, str]:
     """GET inside the container; (HTTP status, body). Status 0: no answer (timeout, connection refused)."""
     marker = "\n@@mwrelease-http-status@@"
+    # Our own curl reading MediaWiki's answer (load.php of a big bundle is several MiB): a larger cap than
+    # the 1 MiB kept of other commands' output, still bounded.
     r = container.exec(["curl", "-sS", "--max-time", f"{timeout:g}", "-w", marker + "%{http_code}", url],
-                       timeout=timeout + 15, quiet=True)
+                       timeout=timeout + 15, quiet=True, max_output=HTTP_MAX_BYTES)
     body, _, code = r.stdout.rpartition(marker)
     if not _:
         return 0, r.output

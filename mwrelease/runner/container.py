@@ -9,7 +9,9 @@ import io
 import logging
 import os
 import shlex
+import socket
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +27,14 @@ HINT = "Run ci/prepare-machine.sh to install and start a Docker engine and creat
 # coreutils timeout exit codes: 124 after TERM, 137 (128+9) when -k had to KILL.
 TIMEOUT_EXIT = 124
 _KILL_GRACE = 5
+# The host waits this long past a command's own timeout (and its kill grace) before it kills the container.
+HOST_SLACK = float(os.environ.get("MWRELEASE_HOST_SLACK", "10"))
+# What the host keeps of a command's stdout and of its stderr; the rest is read and dropped.
+MAX_OUTPUT = 1 << 20
+# Files copied out of a container (snapshots, a saved wiki) are read whole; beyond this, refused.
+MAX_TRANSFER = 1 << 30
+TRANSFER_TIMEOUT = 600
+STDOUT, STDERR = 1, 2
 
 @dataclass(frozen=True, kw_only=True)
 class ExecResult:
@@ -35,6 +45,8 @@ class ExecResult:
     stderr: str = ""
     timed_out: bool = False
     command: tuple[str, ...] = ()
+    truncated: bool = False  # output beyond MAX_OUTPUT was dropped
+    killed: bool = False     # past the host-side deadline: the container was killed
 
     @property
     def ok(self) -> bool:
@@ -51,7 +63,8 @@ class CommandFailed(EngineError):
     """A command inside a container failed (the environment under test could not be set up)."""
 
     def __init__(self, result: ExecResult) -> None:
-        what = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+        what = ("ran past its deadline and its container was killed" if result.killed else
+                "timed out" if result.timed_out else f"exited with {result.exit_code}")
         tail = result.output.strip().splitlines()[-15:]
         super().__init__(f"Command `{shlex.join(result.command)}` {what} after {result.duration:.1f} s.",
                          details=tail)
@@ -76,53 +89,135 @@ class Container:
 
     def exec(self, cmd: str | Sequence[str], *, timeout: float, user: str | None = None,
              workdir: str | None = None, env: Mapping[str, str] | None = None,
-             on_output: Callable[[str], None] | None = None, quiet: bool = False) -> ExecResult:
+             on_output: Callable[[str], None] | None = None, quiet: bool = False,
+             max_output: int = MAX_OUTPUT) -> ExecResult:
         """Run ``cmd`` (a string runs under ``sh -c``) and wait at most ``timeout`` seconds.
 
         The timeout is enforced inside the container by coreutils ``timeout -k 5``, so a runaway
         process group is killed even when this process dies; a timeout gives exit code 124 and
-        ``timed_out=True``. The call returns when the command's output closes: start servers and other
-        background processes with ``start_background``, not with ``&`` here.
+        ``timed_out=True``. A host-side deadline backs it up (a process that left the group, a
+        stream that never closes): past it the container is killed and the result says so. Output
+        beyond ``max_output`` bytes per stream is read and dropped, with a marker. The call returns
+        when the command's output closes: start servers and other background processes with
+        ``start_background``, not with ``&`` here.
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         shown = cmd if isinstance(cmd, str) else shlex.join(argv)
         if not quiet:
             log.info("+ %s", shown)
+        start = time.monotonic()
+        # Incremental decoders: a UTF-8 character may be split across two frames.
+        dec_out, dec_err = (codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2))
+        out: list[str] = []
+        so: list[str] = []
+        se: list[str] = []
+        pending = ""
+
+        def sink(stream: int, chunk: bytes) -> None:
+            nonlocal pending
+            dec = dec_out if stream == STDOUT else dec_err
+            text = dec.decode(chunk)
+            (so if stream == STDOUT else se).append(text)
+            out.append(text)
+            if on_output is not None:
+                pending += text
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    on_output(line)
+
+        raw = self._run(argv, timeout=timeout, user=user, workdir=workdir, env=env, shown=shown,
+                        on_chunk=sink, max_output=max_output)
+        if on_output is not None and pending:
+            on_output(pending)
+        notes = [f"\n[mwrelease: {name} truncated at {max_output} bytes; {n} more bytes dropped]\n"
+                 for name, n in (("stdout", raw.dropped[STDOUT]), ("stderr", raw.dropped[STDERR])) if n]
+        if raw.killed:
+            notes.append(f"\n[mwrelease: the command did not end {raw.duration:.0f} s after its {timeout:g} s "
+                         "timeout; the host killed its container]\n")
+        out += notes
+        exit_code = raw.exit_code
+        timed_out = raw.killed or exit_code == TIMEOUT_EXIT or (exit_code == 128 + 9 and raw.duration >= timeout)
+        if timed_out:
+            log.warning("timed out after %.1f s: %s", raw.duration, shown)
+        return ExecResult(exit_code=exit_code, output="".join(out), stdout="".join(so), stderr="".join(se),
+                          duration=raw.duration, timed_out=timed_out, command=tuple(argv),
+                          truncated=bool(raw.dropped[STDOUT] or raw.dropped[STDERR]), killed=raw.killed)
+
+    def _run(self, argv: Sequence[str], *, timeout: float, user: str | None = None, workdir: str | None = None,
+             env: Mapping[str, str] | None = None, shown: str = "", stdin: bytes | None = None,
+             on_chunk: Callable[[int, bytes], None], max_output: int) -> _Raw:
+        """Run ``argv`` under ``timeout -k``, feed it ``stdin``, hand its output to ``on_chunk`` (at most
+        ``max_output`` bytes per stream), and give up at the host-side deadline by killing the container."""
         wrapped = ["timeout", "-k", str(_KILL_GRACE), f"{timeout:g}", *argv]
         api = self.api
         start = time.monotonic()
+        kept = {STDOUT: 0, STDERR: 0}
+        dropped = {STDOUT: 0, STDERR: 0}
+        failure: list[BaseException] = []
         try:
-            exec_id = api.exec_create(self.id, wrapped, user=user or "", workdir=workdir,
+            exec_id = api.exec_create(self.id, wrapped, user=user or "", workdir=workdir, stdin=stdin is not None,
                                       environment=dict(env) if env else None)["Id"]
-            out: list[str] = []
-            so: list[str] = []
-            se: list[str] = []
-            pending = ""
-            # Incremental decoders: a UTF-8 character may be split across two frames.
-            dec_out, dec_err = (codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2))
-            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
-                for chunk, sink, dec in ((chunk_out, so, dec_out), (chunk_err, se, dec_err)):
-                    if chunk:
-                        text = dec.decode(chunk)
-                        sink.append(text)
-                        out.append(text)
-                        if on_output is not None:
-                            pending += text
-                            *lines, pending = pending.split("\n")
-                            for line in lines:
-                                on_output(line)
-            if on_output is not None and pending:
-                on_output(pending)
-            exit_code = api.exec_inspect(exec_id)["ExitCode"]
+            sock = api.exec_start(exec_id, socket=True)
         except docker_errors() as exc:
             raise EngineError(f"Running `{shown}` in container {self.name} failed: {exc}", hint=HINT) from exc
-        duration = time.monotonic() - start
-        exit_code = int(exit_code if exit_code is not None else -1)
-        timed_out = exit_code == TIMEOUT_EXIT or (exit_code == 128 + 9 and duration >= timeout)
-        if timed_out:
-            log.warning("timed out after %.1f s: %s", duration, shown)
-        return ExecResult(exit_code=exit_code, output="".join(out), stdout="".join(so), stderr="".join(se),
-                          duration=duration, timed_out=timed_out, command=tuple(argv))
+        raw_sock = getattr(sock, "_sock", sock)
+
+        def pump() -> None:
+            from docker.utils.socket import frames_iter
+
+            try:
+                if stdin is not None:
+                    raw_sock.sendall(stdin)
+                    raw_sock.shutdown(socket.SHUT_WR)
+                for stream, chunk in frames_iter(sock, tty=False):
+                    stream = STDERR if stream == STDERR else STDOUT
+                    room = max(0, max_output - kept[stream])
+                    if room < len(chunk):
+                        dropped[stream] += len(chunk) - room
+                        chunk = chunk[:room]
+                    if chunk:
+                        kept[stream] += len(chunk)
+                        on_chunk(stream, chunk)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                failure.append(exc)
+
+        reader = threading.Thread(target=pump, name=f"exec-{self.name}", daemon=True)
+        reader.start()
+        reader.join(timeout + _KILL_GRACE + HOST_SLACK)
+        killed = reader.is_alive()
+        if killed:
+            # The in-container timeout did not end it (a process that left the group keeps the stream
+            # open, or the engine hangs): kill the whole container, which closes the stream.
+            log.warning("no end %.0f s after the timeout of `%s`: killing container %s",
+                        time.monotonic() - start - timeout, shown, self.name)
+            self.kill()
+            reader.join(15)
+        try:
+            sock.close()
+        except OSError:
+            pass
+        if failure and not killed:
+            err = failure[0]
+            if isinstance(err, docker_errors()) or isinstance(err, OSError):
+                raise EngineError(f"Running `{shown}` in container {self.name} failed: {err}", hint=HINT) from err
+            raise err
+        exit_code: int | None = None
+        if not killed:
+            try:
+                exit_code = api.exec_inspect(exec_id)["ExitCode"]
+            except docker_errors() as exc:
+                raise EngineError(f"Running `{shown}` in container {self.name} failed: {exc}", hint=HINT) from exc
+        return _Raw(exit_code=int(exit_code if exit_code is not None else -1), duration=time.monotonic() - start,
+                    dropped=dropped, killed=killed)
+
+    def kill(self) -> None:
+        """Kill the container's processes at once (it is still removed by its ``with`` block)."""
+        try:
+            if self.api.inspect_container(self.id)["State"].get("Paused"):
+                self.api.unpause(self.id)  # a paused (frozen) container cannot be killed
+            self._obj.kill()
+        except docker_errors() as exc:
+            log.warning("could not kill container %s: %s", self.name, exc)
 
     def start_background(self, cmd: str | Sequence[str], *, user: str | None = None,
                          workdir: str | None = None, env: Mapping[str, str] | None = None) -> None:
@@ -171,13 +266,9 @@ class Container:
         self._put_archive(dest, buf.getvalue())
 
     def get_file(self, path: str) -> bytes:
-        with self._get_archive(path) as tar:
-            for member in tar:
-                if member.isfile():
-                    f = tar.extractfile(member)
-                    assert f is not None
-                    return f.read()
-        raise EngineError(f"{path} in container {self.name} is not a regular file.")
+        data = self._read(["sh", "-c", 'test -f "$1" || { echo "not a regular file: $1" >&2; exit 3; }; '
+                           'exec cat -- "$1"', "sh", path], what=path)
+        return data
 
     def get_tree(self, path: str, local_dest: str | os.PathLike[str]) -> Path:
         """Copy directory ``path`` out of the container into ``local_dest`` (its contents, not the dir)."""
@@ -207,24 +298,45 @@ class Container:
                 tar.extractall(dest, members=members)
         return dest
 
+    # Files go in and out as tar streams through ``tar`` inside the container, not the engine's archive
+    # API: that API cannot write to a read-only root filesystem, nor see into tmpfs mounts (a cell's
+    # whole writable state), and it runs as the engine (root), not as the container's user.
     def _put_archive(self, dest_dir: str, data: bytes) -> None:
-        self.exec(["mkdir", "-p", dest_dir], timeout=30, quiet=True).check()
-        try:
-            ok = self._obj.put_archive(dest_dir, data)
-        except docker_errors() as exc:
-            raise EngineError(f"Copying files into {self.name}:{dest_dir} failed: {exc}") from exc
-        if not ok:
-            raise EngineError(f"Copying files into {self.name}:{dest_dir} failed.")
+        chunks: list[bytes] = []
+        raw = self._run(["sh", "-c", 'mkdir -p -- "$1" && exec tar -x --no-same-owner -C "$1" -f -', "sh", dest_dir],
+                        timeout=TRANSFER_TIMEOUT, shown=f"tar -x -C {dest_dir}", stdin=data,
+                        on_chunk=lambda _s, c: chunks.append(c), max_output=MAX_OUTPUT)
+        if raw.exit_code != 0:
+            text = b"".join(chunks).decode(errors="replace").strip()
+            raise EngineError(f"Copying files into {self.name}:{dest_dir} failed"
+                              f"{' (timeout)' if raw.killed else ''}: {text or f'tar exited with {raw.exit_code}'}")
+
+    def _read(self, argv: Sequence[str], *, what: str) -> bytes:
+        out: list[bytes] = []
+        err: list[bytes] = []
+        raw = self._run(argv, timeout=TRANSFER_TIMEOUT, shown=f"read {what}", max_output=MAX_TRANSFER,
+                        on_chunk=lambda s, c: (out if s == STDOUT else err).append(c))
+        if raw.exit_code != 0 or raw.killed:
+            text = b"".join(err).decode(errors="replace").strip()
+            raise EngineError(f"Copying {self.name}:{what} out failed: {text or f'exit code {raw.exit_code}'}")
+        if raw.dropped[STDOUT]:
+            raise EngineError(f"Copying {self.name}:{what} out failed: more than {MAX_TRANSFER} bytes.")
+        return b"".join(out)
 
     @contextmanager
     def _get_archive(self, path: str) -> Iterator[tarfile.TarFile]:
-        try:
-            stream, _stat = self._obj.get_archive(path)
-            buf = io.BytesIO(b"".join(stream))
-        except docker_errors() as exc:
-            raise EngineError(f"Copying {self.name}:{path} out failed: {exc}") from exc
-        with tarfile.open(fileobj=buf, mode="r") as tar:
+        p = PurePosixPath(path)
+        data = self._read(["tar", "-c", "-C", str(p.parent), "-f", "-", "--", p.name or "."], what=path)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
             yield tar
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Raw:
+    exit_code: int
+    duration: float
+    dropped: dict[int, int]
+    killed: bool
 
 
 def docker_errors() -> tuple[type[BaseException], ...]:

@@ -33,6 +33,7 @@ from mwrelease.runner.container import CommandFailed as CommandFailed
 from mwrelease.runner.container import Container as Container
 from mwrelease.runner.container import ExecResult as ExecResult
 from mwrelease.runner.container import docker_errors
+from mwrelease.runner.sandbox import Sandbox as Sandbox
 
 log = logging.getLogger("mwrelease.engine")
 
@@ -96,8 +97,12 @@ class Engine:
                   volumes: Mapping[str, Mapping[str, str]] | None = None,
                   labels: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
                   command: Sequence[str] = ("sleep", "infinity"),
-                  tmpfs: Mapping[str, str] | None = None) -> Iterator[Container]:
-        """Start a container that lives for the ``with`` block and is removed after it, whatever happens."""
+                  tmpfs: Mapping[str, str] | None = None,
+                  limits: Sandbox | None = None) -> Iterator[Container]:
+        """Start a container that lives for the ``with`` block and is removed after it, whatever happens.
+
+        ``limits`` tightens it further (see ``Sandbox``): another user, a read-only root filesystem with
+        size-limited tmpfs where it writes, a CPU quota, ulimits."""
         keep = keep or os.environ.get("MWRELEASE_KEEP_CONTAINERS", "") not in ("", "0")
         all_labels = {LABEL: "1", "mwrelease.pid": str(os.getpid()), "mwrelease.host": socket.gethostname(),
                       **(labels or {})}
@@ -110,7 +115,10 @@ class Engine:
                     mem_limit=mem_limit, pids_limit=pids_limit, cap_drop=list(cap_drop),
                     security_opt=["no-new-privileges"], labels=all_labels,
                     volumes=dict(volumes) if volumes else None, environment=dict(env) if env else None,
-                    tmpfs=dict(tmpfs) if tmpfs else None, init=True)
+                    tmpfs={**(tmpfs or {}), **(limits.tmpfs_options() if limits else {})} or None, init=True,
+                    # The engine's own log of the container (its main process only) stays small.
+                    log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+                    **(limits.run_options() if limits else {}))
             except docker_errors() as exc:
                 raise EngineError(f"Cannot start a container from {image}: {exc}",
                                   hint=f"Is the image built? Try `mwrelease images list`. {HINT}") from exc

@@ -69,3 +69,101 @@ def test_missing_sources_are_source_errors(tmp_path: Path) -> None:
         component_tree(comp(Source(type="git")), tmp_path)
     with pytest.raises(SourceError, match="does not say which core tree"):
         component_tree(comp(Source(type="bundled")), tmp_path)
+
+
+# --- safe_extract: a chain of links must not escape, with or without Python's tar filters ----------------
+
+def _chain_tarball(path: Path) -> None:
+    """a -> ., b -> a/.., c -> b/.. (each harmless-looking alone), then a file written through c."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for name, target in (("a", "."), ("b", "a/.."), ("c", "b/..")):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
+        data = b"escaped"
+        f = tarfile.TarInfo("c/escaped.txt")
+        f.size = len(data)
+        tar.addfile(f, io.BytesIO(data))
+
+
+def _late_escape_tarball(path: Path) -> None:
+    """x -> d/e/../.. is inside while d/e -> ../f/g; a later member re-points d/e to ".", so x then points
+    one level above the destination (each member checked alone at its turn is harmless)."""
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for name in ("d", "f", "f/g"):
+            d = tarfile.TarInfo(name)
+            d.type = tarfile.DIRTYPE
+            tar.addfile(d)
+        for name, target in (("d/e", "../f/g"), ("x", "d/e/../.."), ("d/e", ".")):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["data-filter", "no-filters-bookworm-3.11.2"])
+@pytest.mark.parametrize("make", [_chain_tarball, _late_escape_tarball], ids=["chain", "late-escape"])
+def test_safe_extract_refuses_link_chains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: bool,
+                                          make: object) -> None:
+    import tarfile
+
+    from mwrelease.components import safe_extract
+
+    if not filters:
+        # What Debian bookworm's Python 3.11.2 looks like: no extraction filters at all.
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "evil.tar"
+    make(archive)  # type: ignore[operator]
+    dest = tmp_path / "box" / "dest"
+    dest.mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with tarfile.open(archive) as tar, pytest.raises(SourceError):
+        safe_extract(tar, dest)
+    assert not (tmp_path / "box" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+    assert list(dest.iterdir()) == []  # nothing of a refused archive is left to use
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["data-filter", "no-filters-bookworm-3.11.2"])
+def test_safe_extract_keeps_harmless_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: bool) -> None:
+    import io
+    import tarfile
+
+    from mwrelease.components import safe_extract
+
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "ok.tar"
+    with tarfile.open(archive, "w") as tar:
+        f = tarfile.TarInfo("Ext/extension.json")
+        f.size = 2
+        tar.addfile(f, io.BytesIO(b"{}"))
+        link = tarfile.TarInfo("Ext/alias.json")
+        link.type, link.linkname = tarfile.SYMTYPE, "extension.json"
+        tar.addfile(link)
+    with tarfile.open(archive) as tar:
+        safe_extract(tar, tmp_path / "out")
+    assert (tmp_path / "out" / "Ext" / "alias.json").read_text() == "{}"
+
+
+def test_a_refused_tarball_is_a_source_error_of_its_component(tmp_path: Path) -> None:
+    import hashlib
+
+    archive = tmp_path / "evil.tar"
+    _chain_tarball(archive)
+    comp = LockedComponent(name="Evil", kind="extension", ref=None, ref_type="tree", commit=None, version=None,
+                           source=Source(type="tarball", url=str(archive),
+                                         sha256=hashlib.sha256(archive.read_bytes()).hexdigest()), catalog="t")
+    with pytest.raises(SourceError) as info:
+        component_tree(comp, tmp_path / "work")
+    assert "Evil" in info.value.message
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(SourceError):
+        component_tree(LockedComponent(name="Broken", kind="extension", ref=None, ref_type="tree", commit=None,
+                                       version=None, source=Source(type="tarball", url=str(broken)), catalog="t"),
+                       tmp_path / "work2")
