@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from mwrelease.catalog.candidate import Candidate, Catalog, CatalogSource, Kind, Requires, read_manifest
+from mwrelease.catalog.candidate import Candidate, Catalog, CatalogSource, Kind, LazyPart, Requires, read_manifest
 from mwrelease.errors import SourceError
 
 __all__ = ["Candidate", "Catalog", "CatalogSource", "Kind", "Requires", "default_snapshot_dir", "load_catalog",
@@ -56,11 +56,14 @@ def open_source(spec: str) -> CatalogSource:
 
 
 def load_catalog(specs: Iterable[str]) -> Catalog:
+    """The sources' candidates; snapshot directories are read lazily (see ``Catalog``)."""
     sources = [open_source(s) for s in specs]
-    cands: list[Candidate] = []
+    parts: list[Iterable[Candidate] | LazyPart] = []
     for s in sources:
-        cands.extend(s.candidates())
-    return Catalog(cands, sources=[s.description for s in sources])
+        lazy = getattr(s, "lazy", None)
+        part = lazy() if lazy is not None else None
+        parts.append(part if part is not None else list(s.candidates()))
+    return Catalog.of_parts(parts, sources=[s.description for s in sources])
 
 
 def default_snapshot_dir() -> Path | None:
