@@ -34,8 +34,9 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
     php_versions = tuple(split_csv(php)) or spec.php
     resolution = do_resolve(spec, catalog, Target(core=core, php=php_versions))
     lock = resolution.lock
+    data = lock.to_json()
     if output:
-        lock.dump(output)
+        lock.dump(output, data=data)
 
     def text() -> str:
         rows = [f"{c.name:<28} {c.kind:<9} {c.ref or '-':<14} {(c.commit or '')[:10]:<10} {c.version or '':<12} "
@@ -46,4 +47,4 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
         tail = f"lock written to {output}" if output else ""
         return "\n".join([head, *rows, tail]).rstrip()
 
-    return Result(data={"lock": lock.to_json(), "output": str(output) if output else None}, text=text)
+    return Result(data={"lock": data, "output": str(output) if output else None}, text=text)
