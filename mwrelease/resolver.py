@@ -149,10 +149,10 @@ class BundleRules:
         if not cand.has_manifest:
             return False
         req = cand.requires
-        key = (req.mediawiki, req.php, cand.composer_require.get("php") if req.php is None else None)
+        key = (req.mediawiki, req.php if req.php is not None else cand.composer_require.get("php"))  # compat's PHP rule
         hit = self._fits.get(key)
         if hit is None:
-            hit = self._fits[key] = not platform_reasons(cand, core=self.target.core, php=self.target.php)
+            hit = self._fits[key] = self.checker.platform_ok(*key, core=self.target.core, php=self.target.php)
         return hit
 
 

@@ -34,6 +34,13 @@ class ConstraintChecker:
         """``parse_constraint(constraint).allows(version)``; False where either does not parse."""
         return self.allowed(constraint, [version])[0]
 
+    def platform_ok(self, mediawiki: str | None, php_req: object, *, core: str, php: tuple[str, ...]) -> bool:
+        """``not compat.platform_reasons(…)`` of a ref declaring ``mediawiki`` and ``php_req`` (requires.platform.php,
+        else composer.json's require.php): the same checks, an invalid constraint fitting nothing."""
+        if mediawiki is not None and not self.allows(mediawiki, core):
+            return False
+        return not isinstance(php_req, str) or all(self.allows(php_req, p) for p in php)
+
     def allowed(self, constraint: str, candidates: list[str]) -> list[bool]:
         """``allows`` for each of ``candidates``."""
         groups = self._groups(constraint)
