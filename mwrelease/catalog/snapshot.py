@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -48,7 +49,9 @@ class LazySnapshot:
     """A ``LazyPart`` of catalog.Catalog: NAME.json is read the first time NAME is looked up."""
 
     def __init__(self, source: SnapshotSource) -> None:
-        self._files = {f.stem: f for f in source.files()}
+        # source.files(), without building and sorting 2,000 Paths (same order: one directory, names compared as strings)
+        names = sorted(n for n in os.listdir(source.path) if n.endswith(".json"))
+        self._files = {(n[:-5] or n): source.path / n for n in names}  # Path.stem (".json" is its own stem)
         self._read: dict[str, list[Candidate]] = {}
 
     def stems(self) -> list[str]:
