@@ -33,11 +33,12 @@ class Requires:
     def from_manifest(cls, requires: Any) -> Requires:
         if not isinstance(requires, dict):
             return cls()
-        return cls(
+        platform, exts, skins = requires.get("platform"), requires.get("extensions"), requires.get("skins")
+        return cls(  # an absent or empty block shares one empty mapping (a catalog has tens of thousands)
             mediawiki=_str_or_none(requires.get("MediaWiki")),
-            platform=MappingProxyType(dict(requires.get("platform") or {})),
-            extensions=MappingProxyType({k: str(v) for k, v in (requires.get("extensions") or {}).items()}),
-            skins=MappingProxyType({k: str(v) for k, v in (requires.get("skins") or {}).items()}),
+            platform=MappingProxyType(dict(platform)) if platform else _EMPTY,
+            extensions=MappingProxyType({k: str(v) for k, v in exts.items()}) if exts else _EMPTY,
+            skins=MappingProxyType({k: str(v) for k, v in skins.items()}) if skins else _EMPTY,
             declared=True,
         )
 
