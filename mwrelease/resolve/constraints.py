@@ -44,10 +44,12 @@ class ConstraintChecker:
     def allowed(self, constraint: str, candidates: list[str]) -> list[bool]:
         """``allows`` for each of ``candidates``."""
         groups = self._groups(constraint)
-        out = []
+        if groups is None:
+            return [False] * len(candidates)
+        known, out = self._versions, []
         for text in candidates:
-            v = self._version(text)
-            if groups is None or v is None:
+            v = known[text] if text in known else self._version(text)
+            if v is None:
                 out.append(False)
             elif v[1] is None:  # a branch: versions.py decides
                 out.append(versions.parse_constraint(constraint).allows(v[0]))
@@ -55,12 +57,13 @@ class ConstraintChecker:
                 out.append(self._match(groups, v))
         return out
 
-    def _match(self, groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
-        version, vkey = v
+    @staticmethod
+    def _match(groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
+        vkey = v[1]
         for group in groups:
             for op, bound, compare, bkey in group:
                 if compare is None:  # "!=" or a branch bound: versions.py's own comparison
-                    if not versions._simple_allows((op, bound), version.normalized):  # noqa: SLF001
+                    if not versions._simple_allows((op, bound), v[0].normalized):  # noqa: SLF001
                         break
                 elif not compare(vkey, bkey):
                     break
