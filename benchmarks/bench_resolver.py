@@ -7,10 +7,10 @@ Composer repository and as an mwrelease snapshot catalog — and runs each case 
   ``composer update --no-install`` against a ``file://`` composer repository, packagist disabled;
 - ``mwrelease resolve`` as of today (this tree), whole process through the CLI;
 - ``mwrelease resolve`` before the CDCL engine (resolvelib; ``--old-rev``, extracted with git archive);
-- ``mwrelease resolve`` with the snapshot catalog read lazily (benchmarks/lazy_catalog_cli.py, a prototype
-  of a change to mwrelease/catalog/snapshot.py);
 
-timing each whole process (wall clock, and CPU = user+sys of the child, which the shared 2-core machine
+mwrelease's modules byte-compiled first, as pip leaves an installed package (this machine sets
+PYTHONDONTWRITEBYTECODE, which would otherwise make every run compile ~25 modules: 0.1-0.2 s), timing each
+whole process (wall clock, and CPU = user+sys of the child, which the shared 2-core machine
 disturbs less), checking every answer (every requested extension present, every ``requires`` met,
 judged with mwrelease/versions.py, and "no single extension could take a more preferred tag with the
 rest unchanged"), and printing the first sentences of each explanation. Then, in-process on the same
@@ -246,6 +246,9 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True)
     env = dict(os.environ, COMPOSER_ALLOW_SUPERUSER="1", COMPOSER_HOME=str(work / "composer-home"),
                COMPOSER_CACHE_DIR=str(work / "composer-cache"), COMPOSER_ROOT_VERSION="1.0.0", COMPOSER_NO_AUDIT="1")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "mwrelease")], check=True)
+    if old_tree is not None:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(old_tree)], check=True)
     u = Universe(uni)
     catalog_dir = uni / "catalog"
     names = args.cases or sorted(p.name for p in (uni / "cases").iterdir())
@@ -287,13 +290,6 @@ def main() -> None:
             row["new_answer"] = (len(chosen), *check_answer(u, case, chosen))
         else:
             row["new_says"] = [ln.strip() for ln in (r.out + r.err).splitlines() if ln.strip().startswith("- ")][:3]
-        lock.unlink(missing_ok=True)
-        r = best([run([sys.executable, str(REPO / "benchmarks" / "lazy_catalog_cli.py"), *cli], env=env)
-                  for _ in range(args.repeat)])
-        row["lazy"] = r
-        if r.rc == 0:
-            chosen = mwrelease_chosen(lock)
-            row["lazy_answer"] = (len(chosen), *check_answer(u, case, chosen))
         if old_tree is not None:
             lock.unlink(missing_ok=True)
             r = run([sys.executable, "-c", OLD_LAUNCH, str(old_tree), *cli], env=env, timeout=args.old_timeout)
@@ -307,9 +303,8 @@ def main() -> None:
         print_row(row, flush=True)
 
     print("\n## whole process: wall s (CPU s)")
-    print("| case | Composer | mwrelease old (resolvelib) | mwrelease new (cdcl) | new/Composer (wall, CPU) "
-          "| new + lazy catalog (prototype) | lazy/Composer (wall, CPU) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | Composer | mwrelease old (resolvelib) | mwrelease new (cdcl) | new/Composer (wall, CPU) |")
+    print("|---|---|---|---|---|")
     for row in rows:
         def fig(key: str) -> str:
             r = row.get(key)
@@ -321,8 +316,7 @@ def main() -> None:
             if "composer" not in row:
                 return "-"
             return f"{row[key].wall / row['composer'].wall:.2f}, {row[key].cpu / row['composer'].cpu:.2f}"
-        print(f"| {row['case']} | {fig('composer')} | {fig('old')} | {fig('new')} | {ratio('new')} | {fig('lazy')} "
-              f"| {ratio('lazy')} |")
+        print(f"| {row['case']} | {fig('composer')} | {fig('old')} | {fig('new')} | {ratio('new')} |")
 
     print("\n## where the new whole process goes (in-process, CPU s)")
     t0 = time.process_time()
@@ -331,11 +325,12 @@ def main() -> None:
     t_import = time.process_time() - t0
     t0 = time.process_time()
     catalog = load_catalog([str(catalog_dir)])
+    n_refs = len(catalog)  # reads every NAME.json
     t_load = time.process_time() - t0
     bare = best([run([sys.executable, "-c", "pass"]) for _ in range(3)])
     cli_start = best([run([sys.executable, "-m", "mwrelease", "--help"]) for _ in range(3)])
     print(f"python start-up {bare.cpu:.2f}; `mwrelease --help` {cli_start.cpu:.2f}; import catalog {t_import:.2f}; "
-          f"load the snapshot catalog ({len(catalog)} refs, mwrelease/catalog/snapshot.py) {t_load:.2f}")
+          f"load the whole snapshot catalog ({n_refs} refs; resolve reads only what it reaches) {t_load:.2f}")
     print("\n## engines on the same translated problem (in-process CPU s)")
     for name in names:
         case_dir = uni / "cases" / name
@@ -346,8 +341,7 @@ def main() -> None:
 
 def print_row(row: dict[str, Any], flush: bool = True) -> None:
     parts = [f"\n### {row['case']} ({row['roots']} requested, expect {row['expect']})"]
-    for key, label in (("composer", "Composer"), ("old", "mwrelease old"), ("new", "mwrelease new"),
-                       ("lazy", "new + lazy cat")):
+    for key, label in (("composer", "Composer"), ("old", "mwrelease old"), ("new", "mwrelease new")):
         r = row.get(key)
         if r is None:
             continue

@@ -186,10 +186,15 @@ def validate(data: Any, node: yaml.Node | None, origin: Path, schema: dict[str, 
 
 def check(data: Any, node: yaml.Node | None, origin: Path, schema: dict[str, Any] | None = None) -> list[Problem]:
     """Every schema violation, in file order."""
+    bundle = bundle_schema()
+    if schema is None:
+        from mwrelease.schema_quick import check as quick_check
+
+        if quick_check(bundle, data) is True:  # surely valid: no need to import jsonschema (0.2 s)
+            return []
     import jsonschema
     from referencing import Registry, Resource
 
-    bundle = bundle_schema()
     registry: Registry[Any] = Registry().with_resource(bundle["$id"], Resource.from_contents(bundle))
     validator = jsonschema.Draft202012Validator(schema or bundle, registry=registry)
     found: set[tuple[int, str, str]] = set()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,8 +106,9 @@ class Lock:
             "generated_by": self.generated_by,
         }
 
-    def dump(self, path: Path) -> None:
-        write_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
+    def dump(self, path: Path, *, data: dict[str, Any] | None = None) -> None:
+        """Write the lock; ``data``: its ``to_json()`` when the caller has it already."""
+        write_atomic(path, json.dumps(data if data is not None else self.to_json(), indent=2) + "\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, origin: str = "lock") -> Lock:
@@ -140,11 +141,24 @@ class Lock:
 
 
 def _component_json(c: LockedComponent) -> dict[str, Any]:
-    d = asdict(c)
-    d["source"] = {k: v for k, v in d["source"].items() if v is not None}
-    d["required_by"] = list(c.required_by)
-    d["smoke"] = [asdict(s) for s in c.smoke]
-    return d
+    # What dataclasses.asdict gave, field by field: asdict deep-copies through every value, and a lock of
+    # 700 components spent most of `resolve -o` there.
+    return {
+        "name": c.name, "kind": c.kind, "ref": c.ref, "ref_type": c.ref_type, "commit": c.commit, "version": c.version,
+        "source": {k: v for k, v in (("type", c.source.type), ("url", c.source.url), ("path", c.source.path),
+                                     ("sha256", c.source.sha256)) if v is not None},
+        "catalog": c.catalog, "requires": _copy(c.requires), "required_by": list(c.required_by), "settings": c.settings,
+        "smoke": [{"name": s.name, "wikitext": s.wikitext, "expect": s.expect} for s in c.smoke], "load": c.load,
+    }
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON data (as asdict made), so a caller editing the output leaves the lock alone."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    return value
 
 
 def lock_digest(lock: Lock) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from mwrelease.catalog.candidate import Candidate, Catalog, CatalogSource, Kind, Requires, read_manifest
+from mwrelease.catalog.candidate import Candidate, Catalog, CatalogSource, Kind, LazyPart, Requires, read_manifest
 from mwrelease.errors import SourceError
 
 __all__ = ["Candidate", "Catalog", "CatalogSource", "Kind", "Requires", "default_snapshot_dir", "load_catalog",
@@ -27,16 +27,33 @@ __all__ = ["Candidate", "Catalog", "CatalogSource", "Kind", "Requires", "default
 
 def open_source(spec: str) -> CatalogSource:
     """Turn a ``--catalog`` argument into a source (see the module docstring for the forms)."""
-    from mwrelease.catalog.git import GitSource
-    from mwrelease.catalog.snapshot import SnapshotSource
-    from mwrelease.catalog.trees import CoreTreeSource, TreeSource
+    # Each source module is imported only when its kind is used (git.py compiles regexes, trees.py walks).
+    def git(arg: str) -> CatalogSource:
+        from mwrelease.catalog.git import GitSource
+
+        return GitSource(arg)
+
+    def snapshot(arg: str) -> CatalogSource:
+        from mwrelease.catalog.snapshot import SnapshotSource
+
+        return SnapshotSource(arg)
+
+    def tree(arg: str) -> CatalogSource:
+        from mwrelease.catalog.trees import TreeSource
+
+        return TreeSource(arg)
+
+    def core(arg: str) -> CatalogSource:
+        from mwrelease.catalog.trees import CoreTreeSource
+
+        return CoreTreeSource(arg)
 
     prefix, _, rest = spec.partition(":")
-    explicit = {"snapshot": SnapshotSource, "tree": TreeSource, "core": CoreTreeSource, "git": GitSource}
+    explicit = {"snapshot": snapshot, "tree": tree, "core": core, "git": git}
     if prefix in explicit and rest and not spec.startswith(("git://",)):
-        return explicit[prefix](rest)  # type: ignore[no-any-return]
+        return explicit[prefix](rest)
     if re.match(r"^(https?|ssh|git|file)://", spec) or spec.endswith(".git"):
-        return GitSource(spec)
+        return git(spec)
     path = Path(spec)
     if not path.exists():
         raise SourceError(
@@ -45,22 +62,25 @@ def open_source(spec: str) -> CatalogSource:
             "tree, or a git URL (prefix it with git:, snapshot:, tree: or core: to say which).",
         )
     if path.is_file():
-        return SnapshotSource(str(path))
+        return snapshot(str(path))
     if (path / "includes" / "Defines.php").is_file():
-        return CoreTreeSource(str(path))
+        return core(str(path))
     if any(path.glob("*.json")):
-        return SnapshotSource(str(path))
+        return snapshot(str(path))
     if (path / ".git").exists() or (path / "HEAD").is_file() and (path / "refs").is_dir():
-        return GitSource(str(path))
-    return TreeSource(str(path))
+        return git(str(path))
+    return tree(str(path))
 
 
 def load_catalog(specs: Iterable[str]) -> Catalog:
+    """The sources' candidates; snapshot directories are read lazily (see ``Catalog``)."""
     sources = [open_source(s) for s in specs]
-    cands: list[Candidate] = []
+    parts: list[Iterable[Candidate] | LazyPart] = []
     for s in sources:
-        cands.extend(s.candidates())
-    return Catalog(cands, sources=[s.description for s in sources])
+        lazy = getattr(s, "lazy", None)
+        part = lazy() if lazy is not None else None
+        parts.append(part if part is not None else list(s.candidates()))
+    return Catalog.of_parts(parts, sources=[s.description for s in sources])
 
 
 def default_snapshot_dir() -> Path | None:

@@ -33,11 +33,12 @@ class Requires:
     def from_manifest(cls, requires: Any) -> Requires:
         if not isinstance(requires, dict):
             return cls()
-        return cls(
+        platform, exts, skins = requires.get("platform"), requires.get("extensions"), requires.get("skins")
+        return cls(  # an absent or empty block shares one empty mapping (a catalog has tens of thousands)
             mediawiki=_str_or_none(requires.get("MediaWiki")),
-            platform=MappingProxyType(dict(requires.get("platform") or {})),
-            extensions=MappingProxyType({k: str(v) for k, v in (requires.get("extensions") or {}).items()}),
-            skins=MappingProxyType({k: str(v) for k, v in (requires.get("skins") or {}).items()}),
+            platform=MappingProxyType(dict(platform)) if platform else _EMPTY,
+            extensions=MappingProxyType({k: str(v) for k, v in exts.items()}) if exts else _EMPTY,
+            skins=MappingProxyType({k: str(v) for k, v in skins.items()}) if skins else _EMPTY,
             declared=True,
         )
 
@@ -106,43 +107,121 @@ class CatalogSource(Protocol):
     def candidates(self) -> Iterable[Candidate]: ...
 
 
+class LazyPart(Protocol):
+    """A source read one name at a time (a snapshot directory: NAME.json holds NAME's refs)."""
+
+    def stems(self) -> list[str]: ...  # the names it holds, in the order a full read yields them
+
+    def read(self, name: str) -> list[Candidate]: ...  # NAME's refs; the same objects on every call
+
+
 class Catalog:
-    """All candidates from all sources, indexed by name (names are case-sensitive, as in MediaWiki)."""
+    """All candidates from all sources, indexed by name (names are case-sensitive, as in MediaWiki).
+
+    ``Catalog.of_parts`` keeps snapshot directories lazy: a lookup reads only NAME.json (a resolve of 300
+    extensions out of 2,000 reads 15% of the files). The answers are those of reading everything first:
+    a name no file stem gives, a file whose refs carry another name or an alias, and every whole-catalog
+    question (``names``, ``all``, ``len``) read everything, then answer from the full index."""
 
     def __init__(self, candidates: Iterable[Candidate], *, sources: list[str] | None = None) -> None:
         self._by_name: dict[str, list[Candidate]] = {}
         self._alias: dict[str, str] = {}  # extension.json "name" -> load name, for requires.extensions keys
+        self._index(candidates)
+        self.sources = sources or []
+        self._parts: list[dict[str, list[Candidate]] | LazyPart] = []
+        self._stems: list[set[str]] = []
+        self._full = True
+
+    @classmethod
+    def of_parts(cls, parts: Iterable[Iterable[Candidate] | LazyPart], *, sources: list[str]) -> Catalog:
+        """A catalog of sources in order, each a list of candidates or a ``LazyPart``."""
+        cat = cls([], sources=sources)
+        for part in parts:
+            if hasattr(part, "stems"):
+                lazy: LazyPart = part  # type: ignore[assignment]
+                cat._parts.append(lazy)
+                cat._stems.append(set(lazy.stems()))
+                cat._full = False
+            else:
+                own = Catalog(part)
+                cat._parts.append(own._by_name)
+                cat._stems.append(set())
+                cat._alias.update(own._alias)
+        if cat._full:
+            cat._materialize()
+        return cat
+
+    def _index(self, candidates: Iterable[Candidate]) -> None:
         for c in candidates:
             self._by_name.setdefault(c.name, []).append(c)
             if c.display_name and c.display_name != c.name:
                 self._alias[c.display_name] = c.name
-        self.sources = sources or []
+
+    def _materialize(self) -> None:
+        if not self._parts:
+            return
+        self._by_name, self._alias = {}, {}
+        for part in self._parts:
+            if isinstance(part, dict):
+                self._index(c for cands in part.values() for c in cands)
+            else:
+                for stem in part.stems():
+                    self._index(part.read(stem))
+        self._parts, self._stems, self._full = [], [], True
+
+    def _own(self, name: str) -> list[Candidate] | None:
+        """The refs named ``name`` without reading everything, or None when that would not be exact."""
+        if self._full:
+            return self._by_name.get(name)
+        out: list[Candidate] = []
+        for part, stems in zip(self._parts, self._stems):
+            if isinstance(part, dict):
+                out.extend(part.get(name, ()))
+            elif name in stems:
+                cands = part.read(name)
+                if any(c.name != name or c.display_name and c.display_name != name for c in cands):
+                    return None
+                out.extend(cands)
+        return out or None
+
+    def _lookup(self, name: str) -> list[Candidate] | None:
+        own = self._own(name)
+        if own is None and not self._full:
+            self._materialize()
+            own = self._by_name.get(name)
+        return own
 
     def names(self) -> list[str]:
+        self._materialize()
         return sorted(self._by_name, key=str.lower)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._by_name or name in self._alias
+        return isinstance(name, str) and (self._lookup(name) is not None or name in self._alias)
 
     def candidates(self, name: str) -> list[Candidate]:
-        return list(self._by_name.get(name) or self._by_name.get(self._alias.get(name, ""), []))
+        own = self._lookup(name)
+        if own:
+            return list(own)
+        target = self._alias.get(name)
+        return list(self._lookup(target) or []) if target else []
 
     def all(self) -> Iterable[Candidate]:
         for name in self.names():
             yield from self._by_name[name]
 
     def kind_of(self, name: str) -> Kind | None:
-        cands = self._by_name.get(name)
+        cands = self._lookup(name)
         return cands[0].kind if cands else None
 
     def close_matches(self, name: str) -> list[str]:
         import difflib
 
-        lower = {n.lower(): n for n in self._by_name}
+        lower = {n.lower(): n for n in self.names()}
         hits = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.75)
         return [lower[h] for h in hits]
 
     def __len__(self) -> int:
+        self._materialize()
         return sum(len(v) for v in self._by_name.values())
 
 

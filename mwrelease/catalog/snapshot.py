@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -27,13 +28,40 @@ class SnapshotSource:
 
     def candidates(self) -> Iterator[Candidate]:
         for f in self.files():
-            try:
-                data = json.loads(f.read_text())
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"Snapshot {f} is not valid JSON: {exc}.") from None
-            if not isinstance(data, dict) or "refs" not in data:
-                continue  # not a snapshot file (e.g. some other JSON in the directory)
-            yield from _from_snapshot(data, origin=f"snapshot:{f}")
+            yield from self._read(f)
+
+    def lazy(self) -> LazySnapshot | None:
+        """The directory read one NAME.json at a time (None for a single file: read it whole)."""
+        return LazySnapshot(self) if self.path.is_dir() else None
+
+    @staticmethod
+    def _read(f: Path) -> list[Candidate]:
+        try:
+            data = json.loads(f.read_bytes())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Snapshot {f} is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict) or "refs" not in data:
+            return []  # not a snapshot file (e.g. some other JSON in the directory)
+        return list(_from_snapshot(data, origin=f"snapshot:{f}"))
+
+
+class LazySnapshot:
+    """A ``LazyPart`` of catalog.Catalog: NAME.json is read the first time NAME is looked up."""
+
+    def __init__(self, source: SnapshotSource) -> None:
+        # source.files(), without building and sorting 2,000 Paths (same order: one directory, names compared as strings)
+        names = sorted(n for n in os.listdir(source.path) if n.endswith(".json"))
+        self._files = {(n[:-5] or n): source.path / n for n in names}  # Path.stem (".json" is its own stem)
+        self._read: dict[str, list[Candidate]] = {}
+
+    def stems(self) -> list[str]:
+        return list(self._files)
+
+    def read(self, name: str) -> list[Candidate]:
+        got = self._read.get(name)
+        if got is None:
+            got = self._read[name] = SnapshotSource._read(self._files[name])  # noqa: SLF001
+        return got
 
 
 def _from_snapshot(data: dict[str, Any], *, origin: str) -> Iterator[Candidate]:

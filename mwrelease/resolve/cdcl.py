@@ -55,6 +55,7 @@ class Solver:
         self.tags: list[Hashable | None] = []  # None: a learnt clause
         self.derived: dict[int, tuple[list[int], list[int]]] = {}  # learnt clause -> (clauses, level-0 vars)
         self.watches: dict[int, list[int]] = {}
+        self._sets: dict[int, tuple[Sequence[int], frozenset[int]]] = {}  # id(allowed) -> (allowed, its set)
         self.deps: list[list[tuple[int, frozenset[int]]]] = [[] for _ in range(n + 1)]
         self.active: list[list[frozenset[int]]] = [[] for _ in packages]
         self.true_of = [0] * len(packages)
@@ -67,8 +68,11 @@ class Solver:
         self.conflicts = 0
 
     def add_clause(self, lits: Sequence[int], tag: Hashable) -> int:
+        return self._add(list(lits), tag)
+
+    def _add(self, lits: list[int], tag: Hashable) -> int:
         cid = len(self.clauses)
-        self.clauses.append(list(lits))
+        self.clauses.append(lits)
         self.tags.append(tag)
         if not lits:
             self.empty.append(cid)
@@ -80,11 +84,15 @@ class Solver:
         return cid
 
     def add_dependency(self, var: int, package: int, allowed: Sequence[int], tag: Hashable) -> None:
-        """``var`` true needs one of ``allowed`` (variables of ``package``) true."""
-        if var in allowed:
+        """``var`` true needs one of ``allowed`` (variables of ``package``) true. Callers pass the same
+        ``allowed`` object for the same requirement of many refs: its set is made once."""
+        known = self._sets.get(id(allowed))
+        if known is None or known[0] is not allowed:
+            known = self._sets[id(allowed)] = (allowed, frozenset(allowed))
+        if var in known[1]:
             return
-        self.add_clause([-var, *allowed], tag)
-        self.deps[var].append((package, frozenset(allowed)))
+        self._add([-var, *allowed], tag)
+        self.deps[var].append((package, known[1]))
 
     # -- assignment ------------------------------------------------------------------------------
 

@@ -34,13 +34,22 @@ class ConstraintChecker:
         """``parse_constraint(constraint).allows(version)``; False where either does not parse."""
         return self.allowed(constraint, [version])[0]
 
+    def platform_ok(self, mediawiki: str | None, php_req: object, *, core: str, php: tuple[str, ...]) -> bool:
+        """``not compat.platform_reasons(…)`` of a ref declaring ``mediawiki`` and ``php_req`` (requires.platform.php,
+        else composer.json's require.php): the same checks, an invalid constraint fitting nothing."""
+        if mediawiki is not None and not self.allows(mediawiki, core):
+            return False
+        return not isinstance(php_req, str) or all(self.allows(php_req, p) for p in php)
+
     def allowed(self, constraint: str, candidates: list[str]) -> list[bool]:
         """``allows`` for each of ``candidates``."""
         groups = self._groups(constraint)
-        out = []
+        if groups is None:
+            return [False] * len(candidates)
+        known, out = self._versions, []
         for text in candidates:
-            v = self._version(text)
-            if groups is None or v is None:
+            v = known[text] if text in known else self._version(text)
+            if v is None:
                 out.append(False)
             elif v[1] is None:  # a branch: versions.py decides
                 out.append(versions.parse_constraint(constraint).allows(v[0]))
@@ -48,12 +57,13 @@ class ConstraintChecker:
                 out.append(self._match(groups, v))
         return out
 
-    def _match(self, groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
-        version, vkey = v
+    @staticmethod
+    def _match(groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
+        vkey = v[1]
         for group in groups:
             for op, bound, compare, bkey in group:
                 if compare is None:  # "!=" or a branch bound: versions.py's own comparison
-                    if not versions._simple_allows((op, bound), version.normalized):  # noqa: SLF001
+                    if not versions._simple_allows((op, bound), v[0].normalized):  # noqa: SLF001
                         break
                 elif not compare(vkey, bkey):
                     break

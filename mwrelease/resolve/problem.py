@@ -16,7 +16,6 @@ from typing import Any
 
 from mwrelease.bundle import Bundle, Component
 from mwrelease.catalog import Candidate, Catalog
-from mwrelease.compat import platform_reasons
 from mwrelease.errors import ConstraintError
 from mwrelease.resolve.cdcl import Solver
 from mwrelease.resolve.constraints import ConstraintChecker
@@ -139,10 +138,10 @@ class BundleRules:
         if not cand.has_manifest:
             return False
         req = cand.requires
-        key = (req.mediawiki, req.php, cand.composer_require.get("php") if req.php is None else None)
+        key = (req.mediawiki, req.php if req.php is not None else cand.composer_require.get("php"))  # compat's PHP rule
         hit = self._fits.get(key)
         if hit is None:
-            hit = self._fits[key] = not platform_reasons(cand, core=self.target.core, php=self.target.php)
+            hit = self._fits[key] = self.checker.platform_ok(*key, core=self.target.core, php=self.target.php)
         return hit
 
 
