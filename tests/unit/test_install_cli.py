@@ -17,6 +17,7 @@ from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.install import InstallOptions, install_args
+from mwrelease.upgrade.statedir import state_dir_for
 from tests.unit.helpers import fake_core, fake_lock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ def test_install_then_verify_then_upgrade(tmp_path: Path, channel: Path) -> None
     db = sqlite3.connect(Path(data["data_dir"]) / "my_wiki.sqlite")
     assert db.execute("SELECT user_name FROM user").fetchall() == [("Admin",)]
     db.close()
-    assert not [p for p in (wiki.parent / ".mwrelease").iterdir() if p.name.startswith("install-")]  # no password file left
+    assert not [p for p in state_dir_for(wiki).iterdir() if p.name.startswith("install-")]  # no password file left
     r = cli("verify", "--wiki", str(wiki))  # the baseline is recorded: no --channel needed
     assert r.returncode == 0, r.stdout + r.stderr
     r = cli(*base, env={"MWRELEASE_ADMIN_PASSWORD": PASSWORD})

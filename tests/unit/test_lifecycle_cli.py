@@ -17,6 +17,7 @@ import pytest
 from mwrelease.release.build import build_release
 from mwrelease.release.channel import publish
 from mwrelease.upgrade.inspect import inspect_wiki
+from mwrelease.upgrade.statedir import state_dir_for
 from tests.unit.helpers import fake_core, fake_lock, installed_wiki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def test_upgrade_refuses_to_overwrite_local_changes(wiki: Path, channel: Path) -
     assert r.returncode == 0 and "changed: includes/Defines.php" in r.stdout and "--discard-local-changes" in r.stdout
     r = cli(*up, "--yes")
     assert r.returncode == 3 and "includes/Defines.php" in r.stderr and "--discard-local-changes" in r.stderr
-    assert inspect_wiki(wiki).core_version == "1.39.1" and not (wiki.parent / ".mwrelease" / "history.json").exists()
+    assert inspect_wiki(wiki).core_version == "1.39.1" and not (state_dir_for(wiki) / "history.json").exists()
     r = cli(*up, "--yes", "--discard-local-changes")
     assert r.returncode == 0, r.stderr
     assert inspect_wiki(wiki).core_version == "1.43.1"

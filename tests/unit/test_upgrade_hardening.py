@@ -57,7 +57,7 @@ def wiki(tmp_path: Path, channel: Path) -> Path:
 
 
 def opts(wiki: Path, channel: Path, **kw: object) -> Options:
-    return Options(wiki=wiki, channel=str(channel), line="1.43", skip_http=True, **kw)  # type: ignore[arg-type]
+    return Options(wiki=wiki, channel=str(channel), line="1.43", skip_http=True, allow_unsigned=True, **kw)  # type: ignore[arg-type]
 
 
 # --- where state lives -------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def _upgraded(world: Path, state_dir: Path | None = None) -> tuple[Path, Path]:
         os.chmod(d, 0o755)
         for f in files:
             os.chmod(os.path.join(d, f), 0o644)
-    out = upgrade(Options(wiki=wiki, channel=str(ch), line="1.43", skip_http=True, state_dir=state_dir),
+    out = upgrade(Options(wiki=wiki, channel=str(ch), line="1.43", skip_http=True, state_dir=state_dir,
+                          allow_unsigned=True),
                   say=print, confirm=lambda p: True)
     return wiki, Path(out.stops[-1]["backup"])
 
