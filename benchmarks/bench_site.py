@@ -53,7 +53,7 @@ def main() -> None:
         out = base / "site"
         t0 = time.perf_counter()
         child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        done = subprocess.run([sys.executable, "-m", "mwrelease", "site", "build", "-o", str(out), "--catalog",
+        done = subprocess.run([sys.executable, "-m", "mwrelease", "site", "build", "--out-dir", str(out), "--catalog",
                                str(base / "catalog"), "--core", ",".join(CORES), "--results", str(base / "results.json")],
                               capture_output=True, text=True, cwd=REPO)
         wall = time.perf_counter() - t0

@@ -34,7 +34,7 @@ def main() -> None:
                 subprocess.run(["git", "clone", "-q", "-b", branch, str(GIT / f"{name}.git"), str(work)], check=True)
             t0 = time.monotonic()
             p = subprocess.run([sys.executable, "-m", "mwrelease", "ci", str(work), "--line", line,
-                                "--out", str(out / f"{name}-{line}"), *catalogs,
+                                "--out-dir", str(out / f"{name}-{line}"), *catalogs,
                                 "--catalog", f"core:{REPO / '.cache' / 'cores' / line}", "--json"],
                                capture_output=True, text=True, cwd=work)
             took = time.monotonic() - t0

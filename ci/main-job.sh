@@ -29,17 +29,17 @@ set +x
 export MWRELEASE_KEY_PASSPHRASE=${MWRELEASE_KEY_PASSPHRASE:-main-job-throwaway}
 keys="$out/keys"
 rm -rf "$keys" "$out/channel" "$out/proposal"
-for k in chair alice bob carol online ci; do $mw key generate "$k" -o "$keys" >/dev/null; done
+for k in chair alice bob carol online ci; do $mw key generate "$k" --out-dir "$keys" >/dev/null; done
 set -x
 # The seal is a gate: exit 7 on a FAILED verdict stops the job here (results, seal and HTML are written first).
 $mw seal "$out/results.json" --lock "$out/tarball-1.43.lock" -o "$out/tarball-1.43.seal.json" --html "$out/seal.html" \
     --badges "$out/badges" --sign "$keys/ci.key"
 $mw seal-verify "$out/tarball-1.43.seal.dsse.json" --key "$keys/ci.pub" --lock "$out/tarball-1.43.lock"
-$mw release build "$out/tarball-1.43.lock" --core-tree .cache/cores/1.43 -o "$out/release"
+$mw release build "$out/tarball-1.43.lock" --core-tree .cache/cores/1.43 --out-dir "$out/release"
 $mw sig init --channel "$out/channel" --root-key "$keys/chair.pub" --member "$keys/alice.pub" --member "$keys/bob.pub" \
     --member "$keys/carol.pub" --threshold 2 --online-key "$keys/online.pub" --sign-root "$keys/chair.key"
 $mw release propose "$out/release" --version "$core" --channel "$out/channel" --lock "$out/tarball-1.43.lock" \
-    --seal "$out/tarball-1.43.seal.dsse.json" --seal-key "$keys/ci.pub" -o "$out/proposal"
+    --seal "$out/tarball-1.43.seal.dsse.json" --seal-key "$keys/ci.pub" --out-dir "$out/proposal"
 $mw release review "$out/proposal"
 verdict=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["predicate"]["verdict"])' \
     "$out/tarball-1.43.seal.json")

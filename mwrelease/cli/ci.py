@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option
+from mwrelease.cli.options import catalog_option, csv_callback, output_option
 from mwrelease.output import Result
 
 
@@ -56,7 +56,7 @@ def init(flavour: str | None, lock: str, test_options: str, install: str, direct
 
 @ci.command("gitlab-cells")
 @click.argument("plan_file", metavar="PLAN_JSON", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The child pipeline file.")
+@output_option("The child pipeline file.", required=True)
 @click.option("--install", default="pip install mwrelease", show_default=True, help="How a job installs mwrelease.")
 @json_option
 @reporting("ci gitlab-cells")
@@ -83,21 +83,26 @@ def gitlab_cells(plan_file: Path, output: Path, install: str) -> Result:
 
 @ci.command("run", hidden=True)
 @click.argument("path", default=".", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--line", "lines", multiple=True, metavar="LINE",
-              help="MediaWiki lines to test (default: every line with an image that requires.MediaWiki admits).")
-@click.option("--with", "withs", multiple=True, metavar="NAME=SOURCE",
-              help="Add or pin a component: bundled, catalog, @REF, a git URL or a directory. Repeatable.")
-@click.option("--db", "dbs", multiple=True, metavar="DB", help="sqlite, mariadb, postgres (default: .mwrelease.yaml "
-                                                                 "databases, else sqlite).")
+@click.option("--line", "lines", multiple=True, callback=csv_callback, metavar="LINE",
+              help="MediaWiki lines to test, comma-separated or repeated (default: every line with an image that requires.MediaWiki admits).")
+@click.option("--with", "withs", multiple=True, callback=csv_callback, metavar="NAME=SOURCE",
+              help="Add or pin a component: bundled, catalog, @REF, a git URL or a directory. Comma-separated or "
+                   "repeated.")
+@click.option("--db", "dbs", multiple=True, callback=csv_callback, metavar="DB",
+              help="sqlite, mariadb, postgres, comma-separated or repeated (default: .mwrelease.yaml databases, "
+                   "else sqlite).")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 32), help="Cells run at once.")
-@click.option("--out", "out_dir", default=".mwrelease-ci", show_default=True, type=click.Path(path_type=Path),
-              help="Where results.json, junit.xml, summary.md, badge.svg (and GitLab's code-quality report) go.")
+@click.option("--out-dir", "out_dir", default=".mwrelease-ci", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.json, junit.xml, summary.md, badge.svg (and GitLab's code-quality report).")
+# The old spelling, hidden: a folder is --out-dir everywhere (README "Command-line conventions").
+@click.option("--out", "legacy_out_dir", hidden=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--plan-only", is_flag=True, help="Print the lines and cells and exit.")
 @catalog_option
 @json_option
 @reporting("ci")
 def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[str, ...], jobs: int,
-        out_dir: Path, plan_only: bool, catalogs: tuple[str, ...]) -> Result:
+        out_dir: Path, legacy_out_dir: Path | None, plan_only: bool, catalogs: tuple[str, ...]) -> Result:
     """Test the extension or skin checkout at PATH (default: here), working tree as it is, on every
     MediaWiki line it admits, each in isolated cells. Exit code 7 when a cell fails, as `mwrelease test`."""
     import os
@@ -145,6 +150,7 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
                             on_cell=lambda r: click.echo(f"{r.status:<20} {r.id}  ({r.duration:.0f} s)", err=True))
                 for s in sessions if s.cells]
     res = merge(o.results for o in outcomes)
+    out_dir = legacy_out_dir or out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     res.dump(out_dir / "results.json")
     (out_dir / "junit.xml").write_text(junit_xml(res))

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import legacy_output_option, pick_out_dir
 from mwrelease.output import Result
 
 
@@ -36,11 +37,13 @@ def key() -> None:
 
 @key.command("generate")
 @click.argument("name")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for NAME.key (private, 0600) and NAME.pub (public, with its keyid).")
+# Not OutDir: a folder inside a channel is refused before anything is created.
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for NAME.key (private, 0600) and NAME.pub (public, with its keyid); required.")
+@legacy_output_option()
 @json_option
 @reporting("key generate")
-def generate(name: str, out_dir: Path) -> Result:
+def generate(name: str, out_dir: Path | None, legacy_out_dir: Path | None) -> Result:
     """Generate an ed25519 key pair NAME.key / NAME.pub.
 
     The passphrase comes from $MWRELEASE_KEY_PASSPHRASE or is asked for twice. A private key is never
@@ -51,6 +54,8 @@ def generate(name: str, out_dir: Path) -> Result:
     """
     from mwrelease.trust.keys import generate_key, passphrase_for, refuse_inside_channel, show
 
+    out_dir = pick_out_dir(out_dir, legacy_out_dir, required=True)
+    assert out_dir is not None
     refuse_inside_channel(out_dir)
     passphrase = passphrase_for(f"the new key {name}", _prompt, confirm=True)
     private, public = generate_key(name, out_dir, passphrase)

@@ -98,12 +98,29 @@ def split_tuple(value: tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(split_csv(value))
 
 
-def output_option(help: str) -> Callable[[F], F]:
-    return click.option("-o", "--output", type=OutputFile(), help=help)
+def output_option(help: str, **kw: Any) -> Callable[[F], F]:
+    return click.option("-o", "--output", type=OutputFile(), help=help, **kw)
 
 
 def out_dir_option(help: str, **kw: Any) -> Callable[[F], F]:
     return click.option("--out-dir", "out_dir", type=OutDir(), help=help, **kw)
+
+
+def legacy_output_option() -> Callable[[F], F]:
+    """The old ``-o/--output DIR`` of a folder command: hidden, as -o is a file everywhere else, but kept so
+    old scripts still work (as ``release build -o``)."""
+    return click.option("-o", "--output", "legacy_out_dir", hidden=True,
+                        type=click.Path(file_okay=False, path_type=Path))
+
+
+def pick_out_dir(out_dir: Path | None, legacy_out_dir: Path | None, *, required: bool) -> Path | None:
+    """``--out-dir`` or its hidden old spelling ``-o``, not both."""
+    if out_dir is not None and legacy_out_dir is not None:
+        raise click.UsageError("Give the folder once, with --out-dir DIR.")
+    chosen = out_dir or legacy_out_dir
+    if chosen is None and required:
+        raise click.UsageError("Missing option '--out-dir'.")
+    return chosen
 
 
 def csv_choice(*choices: str) -> Callable[[click.Context, click.Parameter, tuple[str, ...] | None], tuple[str, ...]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import legacy_output_option, pick_out_dir
 from mwrelease.output import Result
 
 
@@ -78,14 +79,15 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
               help="The lock the release was built from: checked against the seal; repositories for the SBOM.")
 @click.option("--override-seal", "override_reason", metavar="REASON",
               help="Why this release goes out although its seal is not 'sealed' (signed over by every approver).")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Proposal directory (default CHANNEL/proposals/VERSION-tN).")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Proposal folder (default CHANNEL/proposals/VERSION-tN; an existing one must be empty).")
+@legacy_output_option()
 @json_option
 @reporting("release propose")
 def propose(release_dir: Path | None, channel_dir: Path, version: str | None, seal_path: Path | None,
             seal_keys: tuple[Path, ...], lock_path: Path | None, override_reason: str | None,
-            out_dir: Path | None) -> Result:
-    """Stage the channel's next targets version with a release from RELEASE_DIR (`release build -o` output):
+            out_dir: Path | None, legacy_out_dir: Path | None) -> Result:
+    """Stage the channel's next targets version with a release from RELEASE_DIR (`release build --out-dir` output):
     the artifact, its manifest, its deltas, a CycloneDX SBOM, the seal envelope and the updated index.json.
 
     Without RELEASE_DIR the current targets are staged again (a renewal, or re-approval after a membership
@@ -98,7 +100,7 @@ def propose(release_dir: Path | None, channel_dir: Path, version: str | None, se
     from mwrelease.cli.key import load_publics
     from mwrelease.trust.proposal import load_proposal, propose as do_propose
 
-    out = do_propose(channel_dir, release_dir, out_dir=out_dir, version=version, seal=seal_path,
+    out = do_propose(channel_dir, release_dir, out_dir=pick_out_dir(out_dir, legacy_out_dir, required=False), version=version, seal=seal_path,
                      seal_keys=load_publics(seal_keys) or None, lock=lock_path, override_reason=override_reason)
     p = load_proposal(out)
     rel = p.release or {}

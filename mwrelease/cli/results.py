@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import output_option
 from mwrelease.output import Result
 
 
@@ -15,7 +16,7 @@ def results() -> None:
 
 @results.command("merge")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Write the merged results here.")
+@output_option("Write the merged results here.", required=True)
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), metavar="FILE", help="Write JUnit XML here.")
 @click.option("--allow-partial", is_flag=True, help="Merge even when planned cells have no results file.")
 @json_option

@@ -5,7 +5,8 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import catalog_option, open_catalog, split_csv
+from mwrelease.cli.options import (OutDir, catalog_option, csv_callback, legacy_output_option, open_catalog,
+                                   pick_out_dir, split_csv)
 from mwrelease.output import Result
 
 
@@ -16,25 +17,30 @@ def site() -> None:
 
 @site.command("build")
 @catalog_option
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory to write the site into (index.html, ext/, badges/, static/, site.json).")
-@click.option("--core", "cores", multiple=True, metavar="V1,V2,...",
+@click.option("--out-dir", "out_dir", type=OutDir(),
+              help="Folder to write the site into (index.html, ext/, badges/, static/, site.json); required.")
+@legacy_output_option()
+@click.option("--core", "cores", multiple=True, callback=csv_callback, metavar="V1,V2,...",
               help="Core versions (comma-separated or repeated); the lines of the results' cells are added.")
-@click.option("--php", "php", multiple=True, metavar="VERSION", help="Also check requires.platform.php against these PHP versions.")
-@click.option("--name", "names", multiple=True, metavar="NAME", help="Only these extensions/skins (repeatable).")
+@click.option("--php", "php", multiple=True, callback=csv_callback, metavar="VERSION",
+              help="Also check requires.platform.php against these PHP versions (comma-separated or repeated).")
+@click.option("--name", "names", multiple=True, callback=csv_callback, metavar="NAME",
+              help="Only these extensions/skins (comma-separated or repeated).")
 @click.option("--results", "results", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Results file of `mwrelease test` (repeatable): the tested states and failing logs.")
 @click.option("--seal", "seals", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Seal statement of `mwrelease seal -o` (repeatable): verdict badges per bundle and extension.")
 @json_option
 @reporting("site build")
-def build(catalogs: tuple[str, ...], output: Path, cores: tuple[str, ...], php: tuple[str, ...], names: tuple[str, ...],
+def build(catalogs: tuple[str, ...], out_dir: Path | None, legacy_out_dir: Path | None, cores: tuple[str, ...], php: tuple[str, ...], names: tuple[str, ...],
           results: tuple[Path, ...], seals: tuple[Path, ...]) -> Result:
-    """Build the static compatibility site into OUTPUT: one row per extension with the recommended ref
+    """Build the static compatibility site into the --out-dir folder: one row per extension with the recommended ref
     per core line and "tested up to", a page per extension (refs x core x PHP x database, declared and
     tested states, failing checks' logs), badges, search and filters, and a stamp naming the tool
-    version, the date and the digests of the results and seals used. Open OUTPUT/index.html.
+    version, the date and the digests of the results and seals used. Open index.html there.
     """
+    output = pick_out_dir(out_dir, legacy_out_dir, required=True)
+    assert output is not None
     from mwrelease import __version__
     from mwrelease.catalog import Catalog
     from mwrelease.report.site import load_results, load_seal, plan_site

@@ -27,8 +27,8 @@ from mwrelease.output import Result
 @click.option("--plan-only", is_flag=True,
               help="Print the planned cells and exit without running anything (with --json: the plan's digest "
                    "and the runnable cells as a CI matrix).")
-@click.option("--cell", "only_cells", multiple=True, metavar="ID",
-              help="Run only this cell of the plan (repeatable; an id or slug from --plan-only): one CI job per "
+@click.option("--cell", "only_cells", multiple=True, callback=csv_callback, metavar="ID",
+              help="Run only this cell of the plan (comma-separated or repeated; an id or slug from --plan-only): one CI job per "
                    "cell, put back together with `mwrelease results merge`.")
 @click.option("--isolate", is_flag=True,
               help="One cell per component (with what it requires) instead of one for the whole lock, so a broken "

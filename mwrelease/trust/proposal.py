@@ -193,7 +193,7 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
         proposal = Metadata(signed)
         out = out_dir or channel.dir / "proposals" / f"{label}-t{signed.version}"
         if out.exists() and any(out.iterdir()):
-            raise ConfigError(f"{out} already exists and is not empty.", hint="Pass another -o directory, or remove it.")
+            raise ConfigError(f"{out} already exists and is not empty.", hint="Pass another --out-dir folder, or remove it.")
         out.mkdir(parents=True, exist_ok=True)
         (out / "signatures").mkdir(exist_ok=True)
         shutil.copytree(stage, out / "files", dirs_exist_ok=True)

@@ -44,7 +44,7 @@ def checkout(repos: Path, name: str, tmp: Path) -> Path:
 
 def ci(work: Path, repos: Path, out: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], Any]:
     catalogs = [a for p in sorted(repos.glob("*.git")) for a in ("--catalog", f"git:{p}")]
-    p = run_mwrelease("ci", str(work), "--line", "1.43", "--out", str(out), *catalogs,
+    p = run_mwrelease("ci", str(work), "--line", "1.43", "--out-dir", str(out), *catalogs,
                       "--catalog", f"core:{CORES / '1.43'}", "--json", cwd=work, env=env, timeout=1200)
     return p, json.loads(p.stdout)
 

@@ -95,7 +95,7 @@ def small_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     inputs = write_small_inputs(tmp)
     seals = inputs["seals"]
     assert isinstance(seals, list)
-    cmd = [sys.executable, "-m", "mwrelease", "site", "build", "-o", str(tmp / "site"), "--catalog", str(inputs["catalog"]),
+    cmd = [sys.executable, "-m", "mwrelease", "site", "build", "--out-dir", str(tmp / "site"), "--catalog", str(inputs["catalog"]),
            "--core", "1.39.17", "--results", str(inputs["results"]), *(a for s in seals for a in ("--seal", str(s)))]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -242,16 +242,18 @@ def test_cli_builds_the_site(tmp_path: Path, run_cli: Any) -> None:
     seals = inputs["seals"]
     assert isinstance(seals, list)
     out = tmp_path / "site"
-    done = run_cli("site", "build", "-o", str(out), "--catalog", str(inputs["catalog"]), "--core", "1.39.17,1.43.9",
+    done = run_cli("site", "build", "--out-dir", str(out), "--catalog", str(inputs["catalog"]), "--core", "1.39.17,1.43.9",
                    "--results", str(inputs["results"]), "--seal", str(seals[0]), "--json")
     assert done.returncode == 0, done.stderr
     env = json.loads(done.stdout)
     assert env["status"] == "ok" and env["data"]["lines"] == ["1.39", "1.43"] and env["data"]["extensions"] == 4
     assert (out / "index.html").is_file() and (out / "ext" / "Poem.html").is_file() and (out / "badges" / "Cite.svg").is_file()
-    # a rebuild without an extension removes its page
+    # a rebuild without an extension removes its page (with the old, hidden -o spelling of --out-dir)
     done = run_cli("site", "build", "-o", str(out), "--catalog", str(inputs["catalog"]), "--core", "1.43.9", "--name", "Cite")
     assert done.returncode == 0, done.stderr
     assert not (out / "ext" / "Poem.html").exists() and (out / "ext" / "Cite.html").exists()
-    bad = run_cli("site", "build", "-o", str(out), "--catalog", str(inputs["catalog"]), "--core", "1.43.9",
+    bad = run_cli("site", "build", "--out-dir", str(out), "--catalog", str(inputs["catalog"]), "--core", "1.43.9",
                   "--seal", str(inputs["results"]))
     assert bad.returncode == 3 and "not an mwrelease seal statement" in bad.stderr
+    both = run_cli("site", "build", "--out-dir", str(out), "-o", str(out), "--catalog", str(inputs["catalog"]))
+    assert both.returncode == 2 and "--out-dir" in both.stderr

@@ -110,7 +110,7 @@ def propose_cli(run_cli: Run, tmp_path: Path, k: Keys, channel: Path, release: P
     seal = write_seal(sealed_lock(version), tmp_path / f"{version}.seal.dsse.json", k.signer("tester"), failed=failed)
     out = tmp_path / (name or f"proposal-{version}")
     r = run_cli("release", "propose", str(release), "--channel", str(channel), "--seal", str(seal),
-                "--seal-key", str(k.pub("tester")), "-o", str(out))
+                "--seal-key", str(k.pub("tester")), "--out-dir", str(out))
     assert r.returncode == 0, r.stderr
     return out
 
@@ -134,7 +134,7 @@ def snapshot_of(channel: Path) -> dict[str, bytes]:
 # --- keys ------------------------------------------------------------------------------------------
 
 def test_key_generate_and_show_through_the_cli(run_cli: Run, tmp_path: Path) -> None:
-    r = run_cli("key", "generate", "erin", "-o", str(tmp_path / "k"), "--json")
+    r = run_cli("key", "generate", "erin", "--out-dir", str(tmp_path / "k"), "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)["data"]
     priv, pub = tmp_path / "k/erin.key", tmp_path / "k/erin.pub"
@@ -146,12 +146,12 @@ def test_key_generate_and_show_through_the_cli(run_cli: Run, tmp_path: Path) -> 
     assert shown["keyid"] == data["keyid"] and shown["kind"] == "public"
     shown = json.loads(run_cli("key", "show", str(priv), "--json").stdout)["data"]
     assert shown["kind"] == "private" and shown["encrypted"] is True and shown["keyid"] == data["keyid"]
-    again = run_cli("key", "generate", "erin", "-o", str(tmp_path / "k"))
+    again = run_cli("key", "generate", "erin", "-o", str(tmp_path / "k"))  # the old, hidden spelling
     assert again.returncode == 3 and "never overwritten" in again.stderr
 
 
 def test_private_key_is_never_written_into_a_channel(run_cli: Run, channel: Path) -> None:
-    r = run_cli("key", "generate", "mallory", "-o", str(channel / "targets" / "keys"))
+    r = run_cli("key", "generate", "mallory", "--out-dir", str(channel / "targets" / "keys"))
     assert r.returncode == 3 and "channel directory" in r.stderr
     assert not list(channel.rglob("mallory*"))
 
@@ -434,7 +434,7 @@ def test_stale_proposal_and_other_channel_are_refused(run_cli: Run, k: Keys, tmp
                                                       releases: dict[str, Path]) -> None:
     p1 = propose_cli(run_cli, tmp_path, k, channel, releases["1.43.4"], "1.43.4")
     renewal = tmp_path / "renewal"
-    r = run_cli("release", "propose", "--channel", str(channel), "-o", str(renewal))
+    r = run_cli("release", "propose", "--channel", str(channel), "--out-dir", str(renewal))
     assert r.returncode == 0, r.stderr
     approve(run_cli, k, renewal, "alice", "bob")
     assert publish_cli(run_cli, k, renewal, channel).returncode == 0
@@ -474,11 +474,11 @@ def test_seal_of_another_lock_or_signer_is_refused(run_cli: Run, k: Keys, tmp_pa
                                                    releases: dict[str, Path]) -> None:
     seal = write_seal(sealed_lock("1.43.5"), tmp_path / "s.dsse.json", k.signer("tester"))
     r = run_cli("release", "propose", str(releases["1.43.4"]), "--channel", str(channel), "--seal", str(seal),
-                "--seal-key", str(k.pub("tester")), "-o", str(tmp_path / "p"))
+                "--seal-key", str(k.pub("tester")), "--out-dir", str(tmp_path / "p"))
     assert r.returncode == 8 and "is about bundle" in r.stderr
     seal = write_seal(sealed_lock("1.43.4"), tmp_path / "s2.dsse.json", k.signer("tester"))
     r = run_cli("release", "propose", str(releases["1.43.4"]), "--channel", str(channel), "--seal", str(seal),
-                "-o", str(tmp_path / "p2"))  # default seal signers: the members; tester is none
+                "--out-dir", str(tmp_path / "p2"))  # default seal signers: the members; tester is none
     assert r.returncode == 8 and "not signed by" in r.stderr
 
 
