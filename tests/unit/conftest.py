@@ -12,3 +12,19 @@ def private_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "state-home"
     monkeypatch.setenv("MWRELEASE_STATE_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An unsigned stand-in channel with releases 1.39.1 and 1.43.1 of the fake core (tests that need
+    another shape define their own ``channel``)."""
+    from mwrelease.release.build import build_release
+    from mwrelease.release.channel import publish
+    from tests.unit.helpers import fake_core, fake_lock
+
+    base = tmp_path_factory.mktemp("rel")
+    ch = base / "channel"
+    for v in ("1.39.1", "1.43.1"):
+        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
+        publish(full.tarball, ch)
+    return ch

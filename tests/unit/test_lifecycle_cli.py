@@ -14,25 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from mwrelease.release.build import build_release
-from mwrelease.release.channel import publish
 from mwrelease.upgrade.inspect import inspect_wiki
 from mwrelease.upgrade.statedir import state_dir_for
-from tests.unit.helpers import fake_core, fake_lock, installed_wiki
+from tests.unit.helpers import installed_wiki
 
 REPO = Path(__file__).resolve().parents[2]
 
 needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
-
-
-@pytest.fixture(scope="module")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("rel")
-    ch = base / "channel"
-    for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
-        publish(full.tarball, ch)
-    return ch
 
 
 @pytest.fixture

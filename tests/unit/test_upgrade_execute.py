@@ -34,16 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
 
 
-@pytest.fixture(scope="module")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("rel")
-    ch = base / "channel"
-    for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
-        publish(full.tarball, ch)
-    return ch
-
-
 @pytest.fixture
 def wiki(tmp_path: Path, channel: Path) -> Path:
     w = installed_wiki(tmp_path / "www", channel, "1.39.1", ("Main Page", "Second"),

@@ -13,14 +13,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from mwrelease.errors import EXIT_CODES, ConfigError, UpgradeError, WikiLocked
-from mwrelease.release.build import build_release
-from mwrelease.release.channel import publish
 from mwrelease.upgrade import rollback as rollback_mod
 from mwrelease.upgrade.execute import Options, upgrade
 from mwrelease.upgrade.health import Health
@@ -31,7 +28,7 @@ from mwrelease.upgrade.rollback import rollback
 from mwrelease.upgrade.statedir import (default_state_dir, legacy_state_dir, open_state, state_dir_for, wiki_id,
                                         wiki_lock)
 from mwrelease.upgrade.undo import recover
-from tests.unit.helpers import fake_core, fake_lock, installed_wiki
+from tests.unit.helpers import installed_wiki
 
 needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="needs the php command line (php-cli)")
 NOBODY = 65534
@@ -39,16 +36,6 @@ NOBODY = 65534
 
 def say(msg: str) -> None:
     print(msg)
-
-
-@pytest.fixture(scope="module")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("rel")
-    ch = base / "channel"
-    for v in ("1.39.1", "1.43.1"):
-        (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
-        publish(full.tarball, ch)
-    return ch
 
 
 @pytest.fixture
