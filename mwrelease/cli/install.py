@@ -58,7 +58,8 @@ def secret(file: Path | None, env: str, *, what: str, prompt: str | None) -> str
               help="SQLite: the directory for the database files (default: <path>-data beside the wiki).")
 @click.option("--php", default="php", show_default=True, help="PHP binary that runs install.php.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Downloads and later upgrade state (default: .mwrelease beside the wiki).")
+              help="Downloads and later upgrade state, private to you (default: /var/lib/mwrelease/<wiki-id> for "
+                   "root, $XDG_STATE_HOME/mwrelease/<wiki-id> otherwise).")
 @unsigned_option
 @json_option
 @reporting("install")
