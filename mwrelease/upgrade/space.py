@@ -91,6 +91,20 @@ def disk_full(exc: BaseException) -> bool:
     return False
 
 
+def full_filesystems(paths: list[Path], *, below: int = 1 << 20) -> list[str]:
+    """Those of ``paths`` (existing ones) whose filesystem has less than ``below`` bytes free. A failure while
+    one is full is a full disk whatever the message says (SQLite's "disk I/O error" when its -shm file cannot
+    grow, for one)."""
+    out = []
+    for path in paths:
+        try:
+            if shutil.disk_usage(path).free < below:
+                out.append(str(path))
+        except OSError:
+            continue
+    return out
+
+
 def removable_new_tree(j: Journal, wiki: Path) -> Path | None:
     """The journal's new tree, if it is a path the upgrade itself derives (``new_tree_path``): beside the wiki
     as ``.<wiki>.mwrelease-new-<to>``, or (symlink layout) ``mediawiki-<to>`` beside the tree the link serves;

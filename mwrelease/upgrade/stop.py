@@ -40,7 +40,8 @@ from mwrelease.upgrade.journal import Journal
 from mwrelease.upgrade.plan import Plan, Stop
 from mwrelease.upgrade.processes import describe, fault, log_tail, reload_server, run_update
 from mwrelease.upgrade.settings import readonly_off, readonly_on, stage_admin_files
-from mwrelease.upgrade.space import RESERVE_BYTES, RESERVE_FILE, check_space, disk_full, free_space, hold_reserve
+from mwrelease.upgrade.space import (RESERVE_BYTES, RESERVE_FILE, check_space, disk_full, free_space, full_filesystems,
+                                     hold_reserve)
 from mwrelease.upgrade.switch import PARKED_MODE, switch
 from mwrelease.upgrade.undo import undo
 
@@ -272,6 +273,8 @@ def _fail(c: StopRun, exc: BaseException) -> NoReturn:
     # The step that was running; or, when writing the journal itself failed (a full disk), the last one.
     failed = next((s["name"] for s in reversed(j.data["steps"]) if s["status"] == "started"),
                   j.data["steps"][-1]["name"] if j.data["steps"] else "start")
+    probes = [c.wiki.parent, j.state_dir] + ([Path(inst.db.sqlite_dir)] if getattr(inst.db, "sqlite_dir", "") else [])
+    full = full_filesystems(probes)  # before free_space gives room back
     free_space(j, c.say)  # before any write: the failure may be a full disk
     j.mark(failed, "failed")
     c.say(f"Step {failed!r} failed: {describe(exc)}. Restoring the wiki to {inst.core_version}...")
@@ -288,10 +291,11 @@ def _fail(c: StopRun, exc: BaseException) -> NoReturn:
         exc.message += f" The wiki was left on MediaWiki {inst.core_version}, unchanged."
         raise exc
     details = (exc.details if isinstance(exc, MwreleaseError) else []) + log_tail(log)
-    if disk_full(exc):
+    if disk_full(exc) or full:
+        where = f"; no space was left on the filesystem of {', '.join(full)}" if full else ""
         raise UpgradeError(
             f"The disk filled up during step {failed!r} of the upgrade to MediaWiki {version} "
-            f"({describe(exc)}). The wiki was restored to MediaWiki {inst.core_version} with its database as it "
+            f"({describe(exc)}{where}). The wiki was restored to MediaWiki {inst.core_version} with its database as it "
             "was before, and is writable again.", details=details,
             hint=f"Free space on that filesystem (`mwrelease prune --wiki {c.wiki}` removes the old trees and "
                  "backups of earlier upgrades), then run the upgrade again.") from None

@@ -33,6 +33,8 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php", reload_comma
     if j.reached("switch"):
         say("  " + switch_back(j, wiki))
         j.mark("switch", "undone")
+        # Gone before the database restore: on a full disk its space is what the restored copy needs.
+        _remove_new_tree(j, wiki, say)
     if j.reached("update") or j.reached("stage"):
         bdir = Path(j.path_of("backup") or "")
         info_path = bdir / "backup.json"
@@ -52,13 +54,17 @@ def undo(j: Journal, say: Say, *, db: Any = None, php: str = "php", reload_comma
             reload_server(reload_command, j.state_dir / "logs" / f"{j.id}.log", php=php)
         except UpgradeError as exc:
             say(f"  warning: {exc.message}")
+    _remove_new_tree(j, wiki, say)
+    j.finish("rolled-back", error="; ".join(s["name"] + " " + s["status"] for s in j.data["steps"]))
+
+
+def _remove_new_tree(j: Journal, wiki: Path, say: Say) -> None:
     new_tree = removable_new_tree(j, wiki)
     if new_tree is not None:
         shutil.rmtree(new_tree, ignore_errors=True)
         say(f"  removed the new tree {new_tree}")
     elif j.path_of("new_tree") and os.path.lexists(j.path_of("new_tree") or ""):
         say(f"  left {j.path_of('new_tree')} in place: not a path this upgrade would have unpacked to")
-    j.finish("rolled-back", error="; ".join(s["name"] + " " + s["status"] for s in j.data["steps"]))
 
 
 def recover(wiki: Path, state: Path, say: Say, *, php: str = "php",
