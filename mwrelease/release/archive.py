@@ -21,7 +21,8 @@ from typing import Any, BinaryIO, Callable, Iterable
 
 from mwrelease.errors import ConfigError, IntegrityError
 from mwrelease.fsutil import replacing, safe_extract
-from mwrelease.release.manifest import FileEntry, Manifest, verify_tree
+from mwrelease.release.manifest import FileEntry, Manifest
+from mwrelease.release.treediff import verify_tree
 
 # Fixed metadata (owner, directory mtimes, gzip header) so that the same tree gives the same bytes.
 _MTIME = 1_700_000_000

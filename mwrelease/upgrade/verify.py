@@ -18,8 +18,9 @@ from typing import Any
 from mwrelease.errors import ConfigError
 from mwrelease.mwtree import core_version_of
 from mwrelease.release.manifest import Manifest
+from mwrelease.release.treediff import TreeDiff
 from mwrelease.upgrade.inspect import INSTALLED_MANIFEST, require_wiki
-from mwrelease.upgrade.treediff import TreeDiff, diff_tree, ignored_paths, own_component_dirs
+from mwrelease.upgrade.treediff import own_component_dirs, wiki_diff
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +81,6 @@ def verify_wiki(wiki: Path, *, channel: str | None = None, allow_unsigned: bool 
     if manifest.core_version != version:
         raise ConfigError(f"{wiki} declares MediaWiki {version}, but its release manifest is of "
                           f"{manifest.core_version}; includes/Defines.php was changed or the manifest is stale.")
-    ignore = ignored_paths(tree, manifest)
-    diff = diff_tree(tree, manifest, ignore=ignore)
+    diff = wiki_diff(tree, manifest)
     return Verification(wiki=wiki, tree=tree, core_version=version, release=manifest.name, manifest_from=source,
                         files_checked=len(manifest.files), own=tuple(own_component_dirs(tree, manifest)), diff=diff)

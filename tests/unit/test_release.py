@@ -14,7 +14,8 @@ from mwrelease.lock import LockedComponent, Source
 from mwrelease.release.archive import unpack_verified
 from mwrelease.release.build import build_release
 from mwrelease.release.lines import min_upgrade_line, upgrades_from
-from mwrelease.release.manifest import Manifest, check_sha256sums, verify_tree
+from mwrelease.release.manifest import Manifest, check_sha256sums
+from mwrelease.release.treediff import verify_tree
 from tests.unit.helpers import CITE, make_core, make_lock
 
 
