@@ -28,8 +28,9 @@ import click
 if TYPE_CHECKING:
     from mwrelease.runner.results import CellResult
 
-# Looked up at construction, so tests can put a fake clock here (monkeypatch) and get exact figures.
+# Both looked up at construction, so tests can put a fake clock here (monkeypatch) and get exact figures.
 monotonic: Callable[[], float] = time.monotonic
+HEARTBEAT = 60.0  # seconds without a line before a "still working" line; 0 turns it off
 
 
 def elapsed(seconds: float) -> str:
@@ -46,7 +47,7 @@ def elapsed(seconds: float) -> str:
 class Progress:
     """``total`` units of work; ``done`` after each, ``note`` for anything else worth a line."""
 
-    def __init__(self, label: str, total: int, *, tty: bool | None = None, heartbeat: float = 60.0,
+    def __init__(self, label: str, total: int, *, tty: bool | None = None, heartbeat: float | None = None,
                  quiet: bool = False) -> None:
         self.label = label
         self.total = total
@@ -54,9 +55,9 @@ class Progress:
         self.tty = sys.stderr.isatty() if tty is None else tty
         self.quiet = quiet
         self._clock = monotonic
-        self._start = self._last_line = self._last_done = self._clock()
-        self._heartbeat = heartbeat
-        self._lock = threading.RLock()  # cells finish in worker threads' callbacks; the heartbeat has its own
+        self._start = self._last_line = self._last_news = self._last_done = self._clock()
+        self._heartbeat = HEARTBEAT if heartbeat is None else heartbeat
+        self._lock = threading.RLock()  # the heartbeat thread prints too
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bar: Any = None  # click's ProgressBar (its type is private)
@@ -117,17 +118,19 @@ class Progress:
         """Print a "still working" line if nothing was printed for ``heartbeat`` seconds."""
         with self._lock:
             now = self._clock()
-            quiet_for = now - self._last_line
-            if self.quiet or self._heartbeat <= 0 or quiet_for < self._heartbeat:
+            if self.quiet or self._heartbeat <= 0 or now - self._last_line < self._heartbeat:
                 return False
             what = f": {self._doing}" if self._doing else ""
             last = f"; last output: {self._last_output[:120]}" if self._last_output else ""
-            self._line(f"still working{what} (nothing new for {elapsed(quiet_for)}{last})", now)
+            self._line(f"still working{what} (nothing new for {elapsed(now - self._last_news)}{last})", now,
+                       news=False)
             return True
 
     # --- inside ------------------------------------------------------------------------------------
-    def _line(self, text: str, now: float) -> None:
+    def _line(self, text: str, now: float, *, news: bool = True) -> None:
         self._last_line = now
+        if news:
+            self._last_news = now
         if self.quiet:
             return
         width = len(str(self.total))
