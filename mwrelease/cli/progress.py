@@ -112,7 +112,7 @@ class Progress:
 
     def output(self, line: str) -> None:
         """The latest output of what runs (not printed; the heartbeat quotes it)."""
-        self._last_output = line
+        self._last_output = line.strip()
 
     def beat(self) -> bool:
         """Print a "still working" line if nothing was printed for ``heartbeat`` seconds."""

@@ -95,7 +95,7 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
                               f"{lock.core_version}.", hint="Use the core tree of the lock's version, or resolve "
                               f"the bundle again with `mwrelease resolve ... --core {version}`.")
         phase(f"core: MediaWiki {version} staged from {core_tree or core_image or 'the tarball'}")
-        components = _add_components(lock, stage)
+        components = _add_components(lock, stage, say=say)
         phase(f"components: {sum(1 for c in lock.components if c.source.type != 'bundled')} put in place, "
               f"{len(components)} extensions and skins in the tree")
         php_req = mwtree.php_requirement_of(stage)
@@ -158,7 +158,7 @@ def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest, sha256: st
                     sha256=sha256, size=tarball.stat().st_size)
 
 
-def _add_components(lock: Lock, stage: Path) -> list[Component]:
+def _add_components(lock: Lock, stage: Path, *, say: Callable[[str], None] | None = None) -> list[Component]:
     """Put every locked extension and skin into the tree; describe every extension and skin the tree has."""
     locked: dict[tuple[str, str], LockedComponent] = {}
     for c in lock.components:
@@ -171,6 +171,8 @@ def _add_components(lock: Lock, stage: Path) -> list[Component]:
         else:
             with tempfile.TemporaryDirectory() as work:
                 put_component(c, dest, Path(work))
+            if say:  # a clone can take a while: one line per component keeps a CI log moving
+                say(f"{c.kind} {c.name}{' ' + c.ref if c.ref else ''} put in place")
         locked[(c.kind, c.name)] = c
     out: list[Component] = []
     for tc in mwtree.components(stage):

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from mwrelease.cli import cli, progress
 from mwrelease.cli.progress import BuildSteps, Progress, elapsed
+from mwrelease.lock import LockedComponent, Source
 from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import CellResult, CheckResult
 from tests.unit.helpers import make_core, make_lock, make_seal_lock
@@ -60,8 +61,13 @@ def test_elapsed_reads_well_at_every_scale() -> None:
 
 def test_release_build_reports_each_phase_in_order_with_elapsed_time(tmp_path: Path, clock: FakeClock) -> None:
     old, new = tmp_path / "l-old.lock", tmp_path / "l-new.lock"
+    ext = tmp_path / "MyExt"
+    ext.mkdir()
+    (ext / "extension.json").write_text(json.dumps({"name": "MyExt", "version": "2.0"}))
+    myext = LockedComponent(name="MyExt", kind="extension", ref="v2", ref_type="tag", commit=None, version="2.0",
+                            source=Source(type="path", path=str(ext)), catalog="test")
     make_lock("1.43.4").dump(old)
-    make_lock("1.43.5").dump(new)
+    make_lock("1.43.5", (myext,)).dump(new)
     runner = CliRunner()
     r = runner.invoke(cli, ["release", "build", str(old), "--core-tree", str(make_core(tmp_path / "c4", "1.43.4")),
                             "--out-dir", str(tmp_path / "out")])
@@ -73,12 +79,17 @@ def test_release_build_reports_each_phase_in_order_with_elapsed_time(tmp_path: P
     assert json.loads(r.stdout)["data"]["artifacts"][1]["kind"] == "delta"  # stdout is the JSON document only
     lines = parsed(r.stderr)
     assert lines[0][:3] == (0, 7, 1.5) and lines[0][3].startswith("building MediaWiki 1.43.5 from ")
+    assert lines[2] == (1, 7, 4.5, "extension MyExt v2 put in place")  # a note inside the components phase
+    del lines[2]
     # One clock reading per line, 1.5 s apart: the first phase took two readings (the note's and its own).
-    assert [(n, total, t) for n, total, t, _ in lines[1:]] == [(i, 7, 1.5 * (i + 1)) for i in range(1, 8)]
+    assert [(n, total, t) for n, total, t, _ in lines[1:]] == [(1, 7, 3.0)] + [(i, 7, 1.5 * (i + 2))
+                                                                              for i in range(2, 8)]
     phases = [text.split(":")[0] for *_, text in lines[1:]]
     assert phases == ["core", "components", "hash", "compress", "manifest", "delta", "checksums"]
     texts = [text for *_, text in lines[1:]]
-    assert texts[0].endswith("(3.0s)") and all(t.endswith("(1.5s)") for t in texts[1:])  # each phase's own time
+    # Each phase's own time: the first took two readings (the note's and its own), components three (its note).
+    assert texts[0].endswith("(3.0s)") and texts[1].endswith("(3.0s)")
+    assert all(t.endswith("(1.5s)") for t in texts[2:])
     assert "mediawiki-1.43.5.tar.gz" in texts[3] and "MB" in texts[3] and "files" in texts[2]
 
 
