@@ -146,9 +146,12 @@ def run(path: Path, lines: tuple[str, ...], withs: tuple[str, ...], dbs: tuple[s
 
     engine = Engine.connect()
     options = CellOptions(snapshot_dir=default_snapshot_dir())
-    outcomes = [run_session(s, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
-                            on_cell=lambda r: click.echo(f"{r.status:<20} {r.id}  ({r.duration:.0f} s)", err=True))
-                for s in sessions if s.cells]
+    from mwrelease.cli.progress import Progress, session_callbacks
+
+    with Progress("cells", total=len(cells)) as progress:
+        outcomes = [run_session(s, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
+                                **session_callbacks(progress, jobs))
+                    for s in sessions if s.cells]
     res = merge(o.results for o in outcomes)
     out_dir = legacy_out_dir or out_dir
     out_dir.mkdir(parents=True, exist_ok=True)

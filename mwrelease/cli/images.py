@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
@@ -18,21 +17,6 @@ base_source_option = click.option(
 @click.group("images")
 def images() -> None:
     """Build, list and prune the container images per MediaWiki line (core) and database."""
-
-
-class _Progress:
-    """Build progress on stderr: Dockerfile steps always, every line with --verbose."""
-
-    def __init__(self, verbose: bool) -> None:
-        self.verbose = verbose
-
-    def __call__(self, line: str) -> None:
-        if self.verbose or line.startswith("Step "):
-            click.echo(f"    {line}", err=True)
-
-    def start(self, what: str) -> float:
-        click.echo(f"==> {what}", err=True)
-        return time.monotonic()
 
 
 @images.command("build")
@@ -72,14 +56,17 @@ def build(lines: tuple[str, ...], recipe: str, tarball_url: str | None, sha256: 
     for kind in ("mariadb", "postgres") if with_db else dbs:
         recipes.append(im.db_recipe(kind, source=source))  # type: ignore[arg-type]
 
+    from mwrelease.cli.progress import BuildSteps, Progress, elapsed
+
     engine = Engine.connect()
-    progress = _Progress(verbose)
     built: list[im.BuiltImage] = []
-    for r in recipes:
-        progress.start(f"{r.alias} ({r.name}, base {r.base})")
-        b = im.ensure_image(engine, r, force=force, on_line=progress)
-        click.echo(f"    {'cached' if b.cached else 'built'} {b.tag} in {b.seconds:.1f} s", err=True)
-        built.append(b)
+    with Progress("images", total=len(recipes)) as progress:
+        for r in recipes:
+            progress.note(f"==> {r.alias} ({r.name}, base {r.base})")
+            progress.doing(r.alias)
+            b = im.ensure_image(engine, r, force=force, on_line=BuildSteps(progress, r.alias, verbose=verbose))
+            progress.done(f"{'cached' if b.cached else 'built'} {b.tag} ({elapsed(b.seconds)})")
+            built.append(b)
 
     def text() -> str:
         rows = []

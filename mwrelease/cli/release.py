@@ -48,7 +48,8 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
     device, '..' path or other unsafe entry.
     """
     from mwrelease.lock import Lock
-    from mwrelease.release.build import build_release
+    from mwrelease.cli.progress import Progress
+    from mwrelease.release.build import build_phases, build_release
     from mwrelease.release.coretree import CoreTarball
 
     if (out_dir is None) == (legacy_out_dir is None):
@@ -57,9 +58,19 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
     assert out_dir is not None
     tarball = CoreTarball.from_options(core_tarball, core_sha256)
     lk = Lock.load(lock)
-    click.echo(f"building MediaWiki {lk.core_version} from {core_tree or core_image or core_tarball} ...", err=True)
-    arts = build_release(lk, core_tree, out_dir, core_image=core_image, core_tarball=tarball, previous=previous,
-                         say=lambda msg: click.echo(msg, err=True))
+    phases = build_phases(fetch=tarball is not None, delta=previous is not None)
+    with Progress("release build", total=len(phases)) as progress:
+        progress.note(f"building MediaWiki {lk.core_version} from {core_tree or core_image or core_tarball} "
+                      f"({', '.join(phases)})")
+        progress.doing(phases[0])
+
+        def on_phase(text: str) -> None:
+            progress.done(text, lap=True)
+            if progress.count < len(phases):
+                progress.doing(phases[progress.count])  # named by the heartbeat while it runs
+
+        arts = build_release(lk, core_tree, out_dir, core_image=core_image, core_tarball=tarball, previous=previous,
+                             say=progress.note, on_phase=on_phase)
     lines = [f"{a.tarball}  {a.size / 1e6:.1f} MB  sha256 {a.sha256}  ({len(a.manifest.files)} files, {a.manifest.kind})"
              for a in arts]
     lines.append(f"{out_dir / 'SHA256SUMS'} updated")

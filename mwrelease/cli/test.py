@@ -47,12 +47,9 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
     Cells the declared requirements rule out are planned as skipped-incompatible, not run.
     Exit code 7 when a required check fails.
     """
-    import sys
-
     from mwrelease import __version__
     from mwrelease.cli.options import open_bundle_catalog
     from mwrelease.runner.cell import CellOptions
-    from mwrelease.runner.results import CellResult
     from mwrelease.runner.session import plan_session, run_session
     from mwrelease.runner.snapshots import default_snapshot_dir
 
@@ -78,16 +75,11 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
     engine = Engine.connect()
     options = CellOptions(keep=keep, update_timeout=update_timeout,
                           snapshot_dir=None if no_snapshots else default_snapshot_dir())
-    lines: list[str] = []
-    with click.progressbar(length=len(cells), label="cells", file=sys.stderr, show_pos=True) as bar:
-        def on_cell(r: CellResult) -> None:
-            bad = ", ".join(c.name for c in r.failed_required[:4])
-            line = f"{r.status:<20} {r.id}  ({r.duration:.0f} s)" + (f"  {bad}" if bad else "")
-            lines.append(line)
-            bar.update(1)
+    from mwrelease.cli.progress import Progress, session_callbacks
+
+    with Progress("cells", total=len(cells)) as progress:
         outcome = run_session(session, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
-                              on_prepare=lambda n: click.echo(f"preparing images for {n} cell(s)...", err=True),
-                              on_cell=on_cell)
+                              **session_callbacks(progress, jobs))
     res = stamp(outcome.results, shard)
     results = outcome.cells
     if results_path:

@@ -29,6 +29,12 @@ from mwrelease.release.manifest import Component, Manifest, scan_tree, sha256_fi
 Progress = Callable[[str, int], None]  # (label, total) -> returns nothing; see cli for the click bar
 
 
+def build_phases(*, fetch: bool = False, delta: bool = False) -> tuple[str, ...]:
+    """The phases ``build_release`` reports to ``on_phase``, in order (for a progress count)."""
+    return (("fetch",) if fetch else ()) + ("core", "components", "hash", "compress", "manifest") + \
+        (("delta",) if delta else ()) + ("checksums",)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Artifact:
     """One built artifact and its manifest, as `channel publish` takes them."""
@@ -52,12 +58,15 @@ def artifact_names(version: str, delta_from: str | None = None) -> tuple[str, st
 
 def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str | None = None,
                   core_tarball: coretree.CoreTarball | None = None, previous: Path | None = None,
-                  tick: Callable[[int], None] | None = None, say: Callable[[str], None] | None = None) -> list[Artifact]:
+                  tick: Callable[[int], None] | None = None, say: Callable[[str], None] | None = None,
+                  on_phase: Callable[[str], None] | None = None) -> list[Artifact]:
     """Build the full artifact (and a delta when ``previous`` names an older manifest of the same line).
 
     Core comes from exactly one of ``core_tree``, ``core_image`` or ``core_tarball``. A tarball is fetched and
-    checked (sha256, then every member) before anything is written to ``out_dir``.
+    checked (sha256, then every member) before anything is written to ``out_dir``. ``on_phase`` hears one
+    line as each phase of ``build_phases`` finishes ("hash: 2345 files").
     """
+    phase = on_phase or (lambda text: None)
     given = [name for name, v in (("--core-tree", core_tree), ("--core-image", core_image),
                                    ("--core-tarball", core_tarball)) if v is not None]
     if len(given) != 1:
@@ -69,6 +78,7 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
     if core_tarball is not None:
         local = coretree.fetch_tarball(core_tarball, say=say)
         tarball_top = (local, coretree.tarball_top_directory(local, core_tarball.url))
+        phase(f"fetch: {local.name} checked")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp:
         stage = Path(tmp, "tree")
@@ -84,9 +94,13 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
             raise ConfigError(f"The core tree is MediaWiki {version}, but the lock {lock.bundle!r} is for "
                               f"{lock.core_version}.", hint="Use the core tree of the lock's version, or resolve "
                               f"the bundle again with `mwrelease resolve ... --core {version}`.")
-        components = _add_components(lock, stage)
+        phase(f"core: MediaWiki {version} staged from {core_tree or core_image or 'the tarball'}")
+        components = _add_components(lock, stage, say=say)
+        phase(f"components: {sum(1 for c in lock.components if c.source.type != 'bundled')} put in place, "
+              f"{len(components)} extensions and skins in the tree")
         php_req = mwtree.php_requirement_of(stage)
         entries = scan_tree(stage)
+        phase(f"hash: {len(entries)} files")
         line = line_of(version)
         name = f"mediawiki-{version}"
         tar_name, manifest_name = artifact_names(version)
@@ -98,13 +112,19 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
             core_source=core_tarball.to_json() if core_tarball is not None else None)
         tarball = out_dir / tar_name
         digest = write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
+        phase(f"compress: {tar_name} ({tarball.stat().st_size / 1e6:.1f} MB)")
         manifest_path = out_dir / manifest_name
         write_atomic(manifest_path, manifest.dumps())
+        phase(f"manifest: {manifest_name}")
         full = _artifact(tarball, manifest_path, manifest, digest)
         built = [full]
         if previous is not None:
-            built.append(build_delta(manifest, stage, Manifest.load(previous), out_dir))
+            delta = build_delta(manifest, stage, Manifest.load(previous), out_dir)
+            built.append(delta)
+            phase(f"delta: {delta.tarball.name} ({len(delta.manifest.delta_changed)} changed, "
+                  f"{len(delta.manifest.delta_removed)} removed)")
     write_sha256sums(out_dir, built)
+    phase("checksums: SHA256SUMS updated")
     return built
 
 
@@ -138,7 +158,7 @@ def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest, sha256: st
                     sha256=sha256, size=tarball.stat().st_size)
 
 
-def _add_components(lock: Lock, stage: Path) -> list[Component]:
+def _add_components(lock: Lock, stage: Path, *, say: Callable[[str], None] | None = None) -> list[Component]:
     """Put every locked extension and skin into the tree; describe every extension and skin the tree has."""
     locked: dict[tuple[str, str], LockedComponent] = {}
     for c in lock.components:
@@ -151,6 +171,8 @@ def _add_components(lock: Lock, stage: Path) -> list[Component]:
         else:
             with tempfile.TemporaryDirectory() as work:
                 put_component(c, dest, Path(work))
+            if say:  # a clone can take a while: one line per component keeps a CI log moving
+                say(f"{c.kind} {c.name}{' ' + c.ref if c.ref else ''} put in place")
         locked[(c.kind, c.name)] = c
     out: list[Component] = []
     for tc in mwtree.components(stage):

@@ -88,14 +88,18 @@ def plan_session(target: Path, *, cores: Sequence[str] = (), php: Sequence[str] 
 
 def run_session(session: Session, engine: Engine, *, jobs: int = 1, options: CellOptions = CellOptions(),
                 generated_by: str = "", on_prepare: Callable[[int], None] | None = None,
+                on_build_line: Callable[[str], None] | None = None, on_run: Callable[[int], None] | None = None,
                 on_cell: Callable[[CellResult], None] | None = None) -> Outcome:
-    """Build the images the runnable cells need (``on_prepare(count)`` first), then run the cells."""
+    """Build the images the runnable cells need (``on_prepare(count)`` first, the builds' output to
+    ``on_build_line``), then run the cells (``on_run(count)`` first, ``on_cell`` as each one finishes)."""
     cells = list(session.cells)
     started = now_iso()
     if session.runnable:
         if on_prepare:
             on_prepare(len(session.runnable))
-        prepare_images(cells, engine, on_line=lambda line: None)
+        prepare_images(cells, engine, on_line=on_build_line or (lambda line: None))
+        if on_run:
+            on_run(len(session.runnable))
     results = run_cells(cells, engine, jobs=jobs, options=options, on_cell=on_cell)
     res = Results(cells=tuple(results), locks=(lock_summary(cells[0]),), started=started, finished=now_iso(),
                   generated_by=generated_by)
