@@ -101,6 +101,8 @@ def is_disk_full(exc: BaseException) -> bool:
     """ENOSPC (or EDQUOT), also inside ``shutil.copytree``'s collected ``shutil.Error`` and the cause chain."""
     seen: BaseException | None = exc
     while seen is not None:
+        if isinstance(seen, DiskFull):
+            return True
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if isinstance(seen, shutil.Error) and any("No space left on device" in str(e) or "Disk quota" in str(e)
@@ -268,7 +270,7 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
             return written
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
         if isinstance(exc, OSError) and is_disk_full(exc):  # the archive is fine: say so, and clean up
-            _remove_new(dest, existed, before)
+            remove_new(dest, existed, before)
             raise disk_full(dest, f"unpacking {archive.name}", exc) from exc
         if isinstance(exc, tarfile.FilterError):
             raise _unsafe(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, f"was refused ({exc})") from None
@@ -276,9 +278,9 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
                              hint="Download it again from the release channel.") from None
 
 
-def _remove_new(dest: Path, existed: bool, before: set[str]) -> None:
-    """Remove what an interrupted ``safe_extract`` wrote: ``dest`` itself if it made it, else the entries that
-    were not there before."""
+def remove_new(dest: Path, existed: bool, before: set[str]) -> None:
+    """Remove what an interrupted writer (``safe_extract``, a release build) put in ``dest``: ``dest`` itself if
+    it did not exist, else the entries that were not there before (``before``: their names)."""
     if not existed:
         shutil.rmtree(dest, ignore_errors=True)
         return

@@ -130,3 +130,23 @@ def test_a_runner_tarball_on_a_full_disk_is_disk_full_and_leaves_nothing(
         unpack_tarball(comp, work)
     assert "disk filled up" in exc.value.message and exc.value.exit_code == DiskFull.exit_code
     assert not (work / "tarball" / "Foo").exists()
+
+
+def test_a_release_build_that_fills_the_disk_leaves_no_artifact_of_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mwrelease.release import build
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mediawiki-1.43.4.tar.gz").write_text("an earlier release, kept")
+
+    def full(path: Path, data: Any, **kw: Any) -> None:  # the tarball is written; its manifest meets a full disk
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(build, "write_atomic", full)
+    lock_path = tmp_path / "l.lock"
+    make_lock("1.43.5").dump(lock_path)
+    r = _build(tmp_path, lock_path)
+    assert r.exit_code == DiskFull.exit_code, r.output
+    assert "disk filled up while building release 1.43.5" in r.stdout and str(out) in r.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["mediawiki-1.43.4.tar.gz"]  # no lone tarball without manifest
