@@ -113,7 +113,7 @@ def test_upgrade_rollback_and_the_undo_run_the_configs_command_and_the_command_l
              home=home)
     assert r.returncode == 0, r.stderr
     assert given.exists() and not marker.exists()  # the command line won
-    r = _cli(*up, home=home)
+    assert _cli(*up, home=home).returncode == 0
     marker.unlink()
     r = _cli("rollback", "--wiki", str(wiki), "--yes", "--no-http-check", home=home)
     assert r.returncode == 0, r.stderr
