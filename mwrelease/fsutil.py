@@ -234,6 +234,7 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
     Before a byte is written: every member is checked (``check_member``, ``check_links``); with ``sizes`` (the
     manifest's file sizes) each file must be listed there with exactly that size; and the files together must
     stay under ``max_total`` bytes. A full disk is DiskFull, with what was unpacked removed again."""
+    dest, archive = Path(dest), Path(archive)  # callers in scripts pass strings
     existed = dest.exists()
     before = set(os.listdir(dest)) if existed and dest.is_dir() else set()
     try:
