@@ -20,7 +20,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from mwrelease.errors import ConfigError, IntegrityError, SourceError
+from mwrelease.errors import ConfigError, DiskFull, IntegrityError, SourceError
+from mwrelease.fsutil import disk_full, is_disk_full
 from mwrelease.lock import LockedComponent
 
 
@@ -50,7 +51,13 @@ def put_component(comp: LockedComponent, dest: Path, workdir: Path) -> None:
         dest.unlink()
     elif dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    try:
+        shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    except OSError as exc:  # shutil.Error (copytree's collected failures) too
+        if not is_disk_full(exc):
+            raise
+        shutil.rmtree(dest, ignore_errors=True)
+        raise disk_full(dest, f"copying {comp.kind} {comp.name}", exc) from exc
 
 
 def bundled_tree(comp: LockedComponent) -> Path:
@@ -116,6 +123,8 @@ def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
         _check_links(dest)
     except (SourceError, tarfile.TarError, OSError) as exc:
         _empty(dest)
+        if isinstance(exc, OSError) and is_disk_full(exc):
+            raise disk_full(dest, "unpacking a tarball", exc) from exc
         if isinstance(exc, SourceError):
             raise
         raise SourceError(f"Refused to unpack an archive into {dest}: {exc}") from exc
@@ -188,7 +197,12 @@ def unpack_tarball(comp: LockedComponent, workdir: Path) -> Path:
     if comp.source.sha256 and hashlib.sha256(data).hexdigest() != comp.source.sha256.lower():
         raise IntegrityError(f"The tarball of {comp.name} ({url}) does not match the lock's sha256.")
     dest = workdir / "tarball" / comp.name
-    dest.mkdir(parents=True)
+    try:
+        dest.mkdir(parents=True)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise disk_full(dest, f"unpacking the tarball of {comp.name}", exc) from exc
     try:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             safe_extract(tar, dest)
@@ -196,5 +210,8 @@ def unpack_tarball(comp: LockedComponent, workdir: Path) -> Path:
         raise SourceError(f"The tarball of {comp.name} ({url}) cannot be unpacked: {exc}") from exc
     except SourceError as exc:
         raise SourceError(f"{comp.name}: {exc.message}", hint="The tarball is refused; nothing of it is used.") from exc
+    except DiskFull:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     entries = list(dest.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest

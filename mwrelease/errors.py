@@ -112,6 +112,14 @@ class WikiLocked(MwreleaseError):
     kind = "locked"
 
 
+class DiskFull(MwreleaseError):
+    """The disk filled up while mwrelease wrote (unpacking a tarball, copying a component); what it had written
+    was removed."""
+
+    exit_code = 13
+    kind = "disk-full"
+
+
 class Interrupted(MwreleaseError):
     exit_code = 130
     kind = "interrupted"
@@ -131,5 +139,6 @@ EXIT_CODES: dict[int, str] = {
     NothingToDo.exit_code: "nothing to do (upgrade and prune: only with --exit-code; they exit 0 otherwise)",
     UpgradeCancelled.exit_code: "cancelled at the confirmation prompt (upgrade, rollback, prune); nothing was changed",
     WikiLocked.exit_code: "another mwrelease run (upgrade, rollback, prune) holds this wiki's lock; nothing was changed",
+    DiskFull.exit_code: "the disk filled up while writing; what was written was removed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

@@ -11,6 +11,9 @@ written: absolute paths, ``..`` components, links whose target leaves the tree, 
 are refused with an IntegrityError, and so are symlink chains that leave the tree and members under a symlink
 (``check_links``, which resolves the archive's links itself, so that a Python without tar filters, such as
 Debian bookworm's 3.11.2, is as safe as 3.12). ``tarfile``'s ``data`` filter then runs as a second guard.
+
+A full disk while unpacking is ``DiskFull`` (exit 13), never "a damaged archive" nor a traceback: what was
+unpacked is removed first, and the message names the directory and what to do.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import gzip
 import os
 import posixpath
 import secrets
+import shutil
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from mwrelease.errors import IntegrityError
+from mwrelease.errors import DiskFull, IntegrityError
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -89,6 +93,36 @@ def _reserve_beside(path: Path, create_mode: int = 0o666) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover - 100 random collisions
+
+
+# --- a full disk ----------------------------------------------------------------------------------------
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC (or EDQUOT), also inside ``shutil.copytree``'s collected ``shutil.Error`` and the cause chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DiskFull):
+            return True
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(seen, shutil.Error) and any("No space left on device" in str(e) or "Disk quota" in str(e)
+                                                  for e in (seen.args[0] if seen.args else ())):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full(where: Path, doing: str, exc: BaseException) -> DiskFull:
+    """The one message for a disk that filled up under ``where`` while ``doing`` (what was written is gone)."""
+    try:
+        free = f" ({shutil.disk_usage(where if where.exists() else where.parent).free >> 20} MiB free now)"
+    except OSError:
+        free = ""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "No space left on device"
+    return DiskFull(f"The disk filled up while {doing} into {where} ({why}); what had been written there was "
+                    f"removed, so nothing half-written is left behind. The filesystem of {where} is full{free}.",
+                    hint="Free space on that filesystem, or choose a directory on another one (--out-dir for "
+                         "what a command writes, TMPDIR for temporary files), then run the command again.")
 
 
 # --- safe unpacking ----------------------------------------------------------------------------------------
@@ -199,7 +233,10 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
 
     Before a byte is written: every member is checked (``check_member``, ``check_links``); with ``sizes`` (the
     manifest's file sizes) each file must be listed there with exactly that size; and the files together must
-    stay under ``max_total`` bytes. A full disk is an OSError (ENOSPC), not a damaged archive."""
+    stay under ``max_total`` bytes. A full disk is DiskFull, with what was unpacked removed again."""
+    dest, archive = Path(dest), Path(archive)  # callers in scripts pass strings
+    existed = dest.exists()
+    before = set(os.listdir(dest)) if existed and dest.is_dir() else set()
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
@@ -233,9 +270,24 @@ def safe_extract(archive: Path, dest: Path, prefix: str = "",
                     progress(1)
             return written
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            raise  # the disk is full: the caller says so (the archive is fine)
+        if isinstance(exc, OSError) and is_disk_full(exc):  # the archive is fine: say so, and clean up
+            remove_new(dest, existed, before)
+            raise disk_full(dest, f"unpacking {archive.name}", exc) from exc
         if isinstance(exc, tarfile.FilterError):
             raise _unsafe(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, f"was refused ({exc})") from None
         raise IntegrityError(f"{archive} cannot be unpacked: {exc}. The download is damaged or not a release tarball.",
                              hint="Download it again from the release channel.") from None
+
+
+def remove_new(dest: Path, existed: bool, before: set[str]) -> None:
+    """Remove what an interrupted writer (``safe_extract``, a release build) put in ``dest``: ``dest`` itself if
+    it did not exist, else the entries that were not there before (``before``: their names)."""
+    if not existed:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    for name in set(os.listdir(dest)) - before if dest.is_dir() else ():
+        p = dest / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)

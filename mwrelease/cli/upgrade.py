@@ -25,7 +25,18 @@ url_option = click.option("--url", help="The wiki's base URL for the health chec
 reload_option = click.option("--reload-command", metavar="CMD",
                              help="Shell command run after the switch (and after a switch back), e.g. "
                                   "'systemctl reload php8.2-fpm': PHP keeps APCu and opcache across requests. "
-                                  "$MWRELEASE_PHP names the PHP that serves the wiki from then on.")
+                                  "$MWRELEASE_PHP names the PHP that serves the wiki from then on. Default: "
+                                  "reload_command from a config file you own (/etc/mwrelease/config.toml, "
+                                  "~/.config/mwrelease/config.toml), per wiki under [wikis.\"PATH\"].")
+
+
+def reload_for(wiki: Path, given: str | None) -> str | None:
+    """--reload-command, else the one the admin's config files give for this wiki (checked: config.py)."""
+    if given is not None:
+        return given
+    from mwrelease.config import reload_command_for
+
+    return reload_command_for(wiki)
 unsigned_option = click.option("--allow-unsigned", is_flag=True,
                                help="Read a channel that is not signed (or not trusted with `mwrelease channel trust`) "
                                     "WITHOUT verification: whoever controls it decides what runs on the wiki. Only for "
@@ -125,7 +136,7 @@ def upgrade(wiki: Path, to: str | None, line: str | None, channel: str, dry_run:
     opts = Options(wiki=wiki, channel=channel, to=to, line=line, url=url, php=php[0], newer_php=tuple(php[1:]),
                    state_dir=state_dir,
                    disable_incompatible=disable_incompatible, discard_local_changes=discard_local_changes,
-                   dry_run=dry_run, skip_http=no_http_check, reload_command=reload_command,
+                   dry_run=dry_run, skip_http=no_http_check, reload_command=reload_for(wiki, reload_command),
                    allow_unsigned=allow_unsigned)
     try:
         outcome = do_upgrade(opts, say=_say, confirm=confirm, progress=_progress)
@@ -170,6 +181,7 @@ def rollback(wiki: Path, dry_run: bool, yes: bool, url: str | None, reload_comma
     from mwrelease.upgrade.rollback_plan import preview_rollback
 
     plan = preview_rollback(wiki, state_dir=state_dir, php=php)
+    reload_command = reload_for(wiki, reload_command)  # before anything changes: a refused config stops here
     if dry_run:
         return Result(data={"plan": plan.to_json(), "done": False},
                       text=plan.render() + "\n(dry run: nothing was changed)")

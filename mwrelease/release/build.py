@@ -11,15 +11,16 @@ Output directory after ``build_release`` (and ``build_delta``)::
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from mwrelease import __version__, mwtree
-from mwrelease.errors import ConfigError
+from mwrelease.errors import ConfigError, DiskFull
 from mwrelease.components import put_component
-from mwrelease.fsutil import write_atomic
+from mwrelease.fsutil import disk_full, is_disk_full, remove_new, write_atomic
 from mwrelease.lock import Lock, LockedComponent
 from mwrelease.release import coretree
 from mwrelease.release.archive import write_tarball
@@ -79,6 +80,24 @@ def build_release(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_ima
         local = coretree.fetch_tarball(core_tarball, say=say)
         tarball_top = (local, coretree.tarball_top_directory(local, core_tarball.url))
         phase(f"fetch: {local.name} checked")
+    existed = out_dir.is_dir()
+    before = set(os.listdir(out_dir)) if existed else set()
+    try:
+        return _build(lock, core_tree, out_dir, core_image=core_image, tarball_top=tarball_top,
+                      core_tarball=core_tarball, previous=previous, tick=tick, say=say, phase=phase)
+    except (OSError, DiskFull) as exc:  # a full disk anywhere in the build: no artifact of it is left
+        if not is_disk_full(exc):
+            raise
+        remove_new(out_dir, existed, before)
+        if isinstance(exc, DiskFull):
+            raise
+        raise disk_full(out_dir, f"building release {lock.core_version}", exc) from exc
+
+
+def _build(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str | None,
+           tarball_top: tuple[Path, str] | None, core_tarball: coretree.CoreTarball | None,
+           previous: Path | None, tick: Callable[[int], None] | None, say: Callable[[str], None] | None,
+           phase: Callable[[str], None]) -> list[Artifact]:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp:
         stage = Path(tmp, "tree")

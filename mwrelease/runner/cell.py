@@ -43,6 +43,7 @@ from mwrelease.runner.logs import Blamer, ComponentManifest
 from mwrelease.runner.place import place_component
 from mwrelease.runner.plan import Cell
 from mwrelease.runner.results import CellResult, CheckResult, CheckStatus, excerpt
+from mwrelease.runner.sandbox import FSIZE
 from mwrelease.runner.snapshots import default_snapshot_dir as default_snapshot_dir
 
 log = logging.getLogger("mwrelease.cell")
@@ -72,8 +73,7 @@ class CellOptions:
     sandbox: bool = True  # the wiki container's limits (runner.sandbox); disk_limit: each tmpfs
     cpus: float = 1.0
     disk_limit: str = "256m"
-    # 0: none. Shellbox (limit.sh) raises `ulimit -f` itself (SyntaxHighlight fails under a lower hard limit).
-    fsize: int = 0
+    fsize: int = FSIZE  # the soft limit; the hard one is sandbox.SHELLBOX_FSIZE (see there why); 0: none
     nofile: int = 4096
 
 
@@ -225,8 +225,8 @@ class CellSession:
         o = self.options
         writable = sandbox.writable_places(self.cell, ip)
         return Sandbox(writable=writable, size=o.disk_limit, cpus=o.cpus, nofile=o.nofile, fsize=o.fsize,
-                       # /tmp too: Shellbox (SyntaxHighlight's pygmentize) runs what it writes there.
-                       executable=tuple(w for w in writable if w not in sandbox.DEBIAN_WRITABLE or w == "/tmp"))
+                       # the component trees only (SyntaxHighlight runs its bundled pygmentize); /tmp is noexec
+                       executable=tuple(w for w in writable if w not in sandbox.DEBIAN_WRITABLE))
 
     def install(self) -> StepOutcome:
         container = self.container

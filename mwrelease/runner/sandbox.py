@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from mwrelease.runner.plan import Cell
 
 
+FSIZE = 1 << 30  # far above any file MediaWiki writes in a cell (the tmpfs of 256 MiB is full long before)
+# The hard fsize limit cannot be lower than this: MediaWiki hands Shellbox $wgMaxShellFileSize (default
+# 102400 KiB) as bytes (x 1024), and Shellbox's limit.sh passes those bytes to bash's `ulimit -f`, which
+# counts KiB and sets soft and hard limit together: `ulimit -f 104857600` asks for 100 GiB. Raising a hard
+# limit is not permitted to www-data, so under a lower one limit.sh's ulimit fails and every shelled-out
+# command (SyntaxHighlight's pygmentize) fails with it. So the 1 GiB limit is a soft one: it stops a
+# runaway writer by accident (SIGXFSZ), while hostile code may raise it to 100 GiB, where the tmpfs size
+# (``size``) is the bound that holds.
+SHELLBOX_FSIZE = 102400 * 1024 * 1024
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sandbox:
     """Limits for a container that runs untrusted code (a cell's wiki container).
@@ -33,14 +44,15 @@ class Sandbox:
     size: str = "256m"
     cpus: float = 1.0
     nofile: int = 4096
-    fsize: int = 0  # bytes; 0: no fsize ulimit (the tmpfs size still bounds every file)
+    fsize: int = FSIZE  # bytes, the soft limit; 0: no fsize ulimit (the tmpfs size still bounds every file)
+    fsize_hard: int = SHELLBOX_FSIZE  # the hard limit (at least ``fsize``): see SHELLBOX_FSIZE
     executable: tuple[str, ...] = ()  # those of ``writable`` whose files may be run (component trees)
 
     def tmpfs_options(self) -> dict[str, str]:
         uid, _, gid = self.user.partition(":")
         owner = f"uid={uid},gid={gid or uid}," if uid.isdigit() and (gid or uid).isdigit() else ""
         # nosuid,nodev everywhere; "exec" only where components are copied in (SyntaxHighlight runs its
-        # bundled pygmentize), the engine's default noexec elsewhere.
+        # bundled pygmentize), noexec elsewhere, /tmp included (Shellbox only keeps input files there).
         return {path: f"rw,{'exec' if path in self.executable else 'noexec'},nosuid,nodev,size={self.size},{owner}mode=0755"
                 for path in self.writable}
 
@@ -49,7 +61,8 @@ class Sandbox:
 
         return {"user": self.user, "read_only": True, "nano_cpus": int(self.cpus * 1e9),
                 "ulimits": [Ulimit(name="nofile", soft=self.nofile, hard=self.nofile),
-                            *([Ulimit(name="fsize", soft=self.fsize, hard=self.fsize)] if self.fsize else [])]}
+                            *([Ulimit(name="fsize", soft=self.fsize, hard=max(self.fsize, self.fsize_hard))]
+                              if self.fsize else [])]}
 
 
 # Debian's layout (runner.mediawiki): LocalSettings.php ends in /etc/mediawiki, uploads and caches in

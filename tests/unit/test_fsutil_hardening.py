@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mwrelease import fsutil
-from mwrelease.errors import IntegrityError
+from mwrelease.errors import DiskFull, IntegrityError
 from mwrelease.fsutil import safe_extract
 from mwrelease.release.manifest import Manifest
 from tests.unit.helpers import make_core, make_lock
@@ -96,9 +96,10 @@ def test_a_full_disk_is_a_full_disk_not_a_damaged_archive(tmp_path: Path, monkey
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tarfile.TarFile, "extract", full)
-    with pytest.raises(OSError) as exc:
+    with pytest.raises(DiskFull) as exc:
         safe_extract(tb, tmp_path / "dest")
-    assert exc.value.errno == errno.ENOSPC and not isinstance(exc.value, IntegrityError)
+    assert "disk filled up" in exc.value.message and not isinstance(exc.value, IntegrityError)
+    assert isinstance(exc.value.__cause__, OSError) and exc.value.__cause__.errno == errno.ENOSPC
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="needs docker")
