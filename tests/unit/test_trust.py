@@ -75,7 +75,11 @@ def sealed_lock(version: str) -> Lock:
     return make_lock(version, (CITE,))
 
 
-def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False) -> Path:
+def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False, artifact: Path | None = None) -> Path:
+    """A signed seal of ``lock``; with ``artifact``, sealed after `release build` (the tarball a subject too)."""
+    import dataclasses
+
+    from mwrelease.release.manifest import sha256_file
     from mwrelease.seal import seal
 
     cells = plan(lock)
@@ -86,6 +90,8 @@ def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False) -> Pat
                                   message="expected output missing"))
     results = Results(cells=tuple(CellResult.for_cell(c, checks) for c in cells), locks=(lock_summary(cells[0]),))
     (s,) = seal([results], lock_sha256=lock_digest(lock))
+    if artifact is not None:
+        s = dataclasses.replace(s, artifacts=((artifact.name, sha256_file(artifact)),))
     write_envelope(path, sign_statement(s.statement(), signer))
     return path
 
@@ -107,7 +113,8 @@ def channel(tmp_path: Path, k: Keys) -> Path:
 
 def propose_cli(run_cli: Run, tmp_path: Path, k: Keys, channel: Path, release: Path, version: str,
                 failed: bool = False, name: str = "") -> Path:
-    seal = write_seal(sealed_lock(version), tmp_path / f"{version}.seal.dsse.json", k.signer("tester"), failed=failed)
+    seal = write_seal(sealed_lock(version), tmp_path / f"{version}.seal.dsse.json", k.signer("tester"), failed=failed,
+                      artifact=release / f"mediawiki-{version}.tar.gz")
     out = tmp_path / (name or f"proposal-{version}")
     r = run_cli("release", "propose", str(release), "--channel", str(channel), "--seal", str(seal),
                 "--seal-key", str(k.pub("tester")), "--out-dir", str(out))
