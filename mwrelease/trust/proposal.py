@@ -164,7 +164,9 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
                       "bundle": manifest.bundle, "lock_sha256": lock_sha,
                       "seal_sha256": seal_info.sha256 if seal_info else None,
                       "seal_signer": seal_info.signer if seal_info else None,
-                      "verdict": seal_info.verdict if seal_info else "unsealed"}
+                      "verdict": seal_info.verdict if seal_info else "unsealed",
+                      # the targets version K members sign to add it: where `channel show` finds who approved it
+                      "targets_version": base_version + 1}
             if override_reason:
                 custom["override_reason"] = override_reason
             prev = previous_release(channel, base, manifest.core_line, manifest.core_version)
