@@ -52,6 +52,11 @@ override=()
 [ "$verdict" = sealed ] || override=(--override-seal "main job: only the SQLite cells ran (seal $verdict)")
 for m in alice bob; do $mw release approve "$out/proposal" --key "$keys/$m.key" "${override[@]}"; done
 $mw channel publish "$out/proposal" --channel "$out/channel" --online-key "$keys/online.key"
+# The admin's view: `channel show` lists only what python-tuf verified against a trusted root (an anchor of
+# this job's own, not the user's).
+export MWRELEASE_TRUST_DIR="$out/trust"
+rm -rf "$MWRELEASE_TRUST_DIR"
+$mw channel trust "$out/channel" --root "$out/channel/metadata/1.root.json"
 $mw channel show "$out/channel"
 $mw sig status --channel "$out/channel"
 set +x
