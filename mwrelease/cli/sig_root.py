@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
+from mwrelease.cli.options import output_option
 from mwrelease.output import Result
 
 
@@ -18,8 +19,7 @@ from mwrelease.output import Result
 @click.argument("staged", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", "key_path", required=True, type=click.Path(path_type=Path), metavar="CHAIR.key",
               help="Your private chair key (passphrase from $MWRELEASE_KEY_PASSPHRASE or a prompt).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="The signature file (default STAGED-STEM.KEYID.sig.json beside STAGED).")
+@output_option("The signature file (default STAGED-STEM.KEYID.sig.json beside STAGED).")
 @json_option
 @reporting("sig sign-root")
 def sign_root(staged: Path, key_path: Path, output: Path | None) -> Result:
