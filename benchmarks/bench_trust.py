@@ -96,6 +96,18 @@ def main() -> None:
         t0 = time.perf_counter()
         refresh(ch, signers["online"])
         refresh_s = time.perf_counter() - t0
+        # The admin side of `channel show`: every release's approvers from its own (verified) targets version.
+        from mwrelease.trust.client import TrustedChannel, trust_channel
+        from mwrelease.trust.show import verified_releases
+
+        store = t / "admin-trust"
+        t0 = time.perf_counter()
+        trust_channel(str(ch), root_file=ch / "metadata/1.root.json", store=store)
+        trust_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        shown = verified_releases(TrustedChannel(str(ch), store=store))
+        show_s = time.perf_counter() - t0
+        assert len(shown["releases"]) == n and all(r["approved_by"] for r in shown["releases"])
         print(f"channel: {len(LINES)} lines x {args.releases} releases = {n} releases, "
               f"{len(targets.signed.targets)} targets (full + delta artifacts, manifests, SBOMs, index.json)")
         print("metadata a client fetches on first contact (bytes): " + ", ".join(f"{k} {v}" for k, v in sizes.items())
@@ -109,6 +121,9 @@ def main() -> None:
               f"approve: median {statistics.median(approve_s) * 1000:.1f} ms; "
               f"refresh (snapshot + timestamp): {refresh_s * 1000:.1f} ms; build (tiny tree): "
               f"median {statistics.median(build_s) * 1000:.1f} ms")
+        print(f"admin: channel trust (first refresh, verify root/timestamp/snapshot/targets) {trust_s * 1000:.0f} ms; "
+              f"verified channel show of {n} releases (each release's targets version fetched and verified) "
+              f"{show_s:.2f} s")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ $mw seal "$out/results.json" --lock "$out/tarball-1.43.lock" -o "$out/tarball-1.
     --badges "$out/badges" --sign "$keys/ci.key"
 $mw seal-verify "$out/tarball-1.43.seal.dsse.json" --key "$keys/ci.pub" --lock "$out/tarball-1.43.lock"
 $mw release build "$out/tarball-1.43.lock" --core-tree .cache/cores/1.43 --out-dir "$out/release"
+# Sealed again now that the tarball exists: the signed statement names its sha256 beside the lock's, and
+# `release propose` accepts only the tarball the seal names.
+$mw seal "$out/results.json" --lock "$out/tarball-1.43.lock" -o "$out/tarball-1.43.seal.json" --sign "$keys/ci.key" \
+    --artifact "$out/release/mediawiki-$core.tar.gz"
 $mw sig init --channel "$out/channel" --root-key "$keys/chair.pub" --member "$keys/alice.pub" --member "$keys/bob.pub" \
     --member "$keys/carol.pub" --threshold 2 --online-key "$keys/online.pub" --sign-root "$keys/chair.key"
 $mw release propose "$out/release" --version "$core" --channel "$out/channel" --lock "$out/tarball-1.43.lock" \
@@ -48,6 +52,11 @@ override=()
 [ "$verdict" = sealed ] || override=(--override-seal "main job: only the SQLite cells ran (seal $verdict)")
 for m in alice bob; do $mw release approve "$out/proposal" --key "$keys/$m.key" "${override[@]}"; done
 $mw channel publish "$out/proposal" --channel "$out/channel" --online-key "$keys/online.key"
+# The admin's view: `channel show` lists only what python-tuf verified against a trusted root (an anchor of
+# this job's own, not the user's).
+export MWRELEASE_TRUST_DIR="$out/trust"
+rm -rf "$MWRELEASE_TRUST_DIR"
+$mw channel trust "$out/channel" --root "$out/channel/metadata/1.root.json"
 $mw channel show "$out/channel"
 $mw sig status --channel "$out/channel"
 set +x

@@ -102,11 +102,15 @@ class Seal:
     generated_by: str = ""
     lock_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # (file name, sha256) of release artifacts built from the lock: more subjects of the statement, so a
+    # signed seal made after `release build` vouches for the exact tarball too.
+    artifacts: tuple[tuple[str, str], ...] = ()
 
     def statement(self) -> dict[str, Any]:
         return {
             "_type": STATEMENT_TYPE,
-            "subject": [{"name": self.lock_name or f"{self.bundle}.lock", "digest": {"sha256": self.lock_sha256}}],
+            "subject": [{"name": self.lock_name or f"{self.bundle}.lock", "digest": {"sha256": self.lock_sha256}}]
+            + [{"name": name, "digest": {"sha256": sha}} for name, sha in self.artifacts],
             "predicateType": PREDICATE_TYPE,
             "predicate": {
                 "format": "mwrelease.seal/1",

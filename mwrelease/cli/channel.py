@@ -86,31 +86,31 @@ def refresh(channel_dir: Path, online_key: Path) -> Result:
 
 @channel.command("show")
 @click.argument("location")
+@click.option("--allow-unsigned", is_flag=True,
+              help="List an unsigned (legacy) channel anyway, unverified. A trusted channel is always verified.")
 @json_option
 @reporting("channel show")
-def show(location: str) -> Result:
-    """List the releases of the channel at LOCATION (directory, file:// or https:// URL).
+def show(location: str, allow_unsigned: bool) -> Result:
+    """List the releases of the channel at LOCATION (directory, file:// or http(s):// URL): each release's seal
+    verdict and the SIG members who approved it, read through python-tuf's client and verified against the root
+    this computer trusts (`mwrelease channel trust`, the same anchor as `upgrade`).
 
-    For a signed channel directory: each release's seal verdict and the members who approved it.
+    \b
+    Exit codes: 0 listed, 4 channel unreachable, 8 not trusted yet, unsigned, or the metadata does not verify.
     """
-    from mwrelease.release.channel import ChannelClient
-    from mwrelease.trust.layout import Channel
+    from mwrelease.trust.client import TrustedChannel, open_channel
 
-    if Channel(Path(location)).exists():
-        from mwrelease.trust.repo import show as signed_show
+    warnings: list[str] = []
+    reader = open_channel(location, allow_unsigned=allow_unsigned, warn=warnings.append)
+    if isinstance(reader, TrustedChannel):
+        from mwrelease.trust.show import render, verified_releases
 
-        rows = signed_show(Path(location))
-        text = "\n".join(f"{r['line']:6} {r['version']:10} {str(r['verdict']):12} approved by "
-                         f"{', '.join(r['approved_by']) or '?'} (targets v{r['targets_version']})"
-                         + (f"  override: {r['override_reason']}" if r["override_reason"] else "")
-                         + "".join(f"\n{'':18}{o['member']} overrode the seal: {o['reason']}" for o in r["overrides"])
-                         for r in rows)
-        return Result(data={"releases": rows}, text=text or "(no releases)")
-
-    idx = ChannelClient(location).index()
+        data = verified_releases(reader)
+        return Result(data=data, text=lambda: render(data))
+    idx = reader.index()
     lines = [f"{r.line:6} {r.version:10} php {r.php or '?':10} from {','.join(r.upgrades_from)}  "
              f"{', '.join(a.file for a in r.artifacts)}" for r in idx.releases]
-    return Result(data=idx.raw, text="\n".join(lines) or "(no releases)")
+    return Result(data={**idx.raw, "verified": False}, warnings=warnings, text="\n".join(lines) or "(no releases)")
 
 
 def _attach_admin_commands() -> None:

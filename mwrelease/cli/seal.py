@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,18 +19,23 @@ from mwrelease.output import Result
 @out_dir_option("Write one statement per lock into this folder, as BUNDLE.seal.json.")
 @click.option("--html", "html_path", type=OutputFile(), help="Write the HTML matrix page to this file.")
 @click.option("--badges", "badges_dir", type=OutDir(), help="Write SVG badges into this folder.")
+@click.option("--artifact", "artifacts", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="TARBALL", help="A release artifact built from the lock (`release build`): its sha256 becomes "
+                                      "a subject of the statement beside the lock's (repeatable; needs --lock).")
 @click.option("--sign", "sign_key", type=click.Path(path_type=Path), metavar="KEY",
               help="Also write each statement as a DSSE envelope signed with this private key (X.seal.dsse.json).")
 @json_option
 @reporting("seal")
 def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None, out_dir: Path | None,
-         html_path: Path | None, badges_dir: Path | None, sign_key: Path | None) -> Result:
+         html_path: Path | None, badges_dir: Path | None, artifacts: tuple[Path, ...], sign_key: Path | None) -> Result:
     """Compute the seal verdict from RESULTS files of `mwrelease test` (merged; a later cell id wins).
 
     Per extension and per bundle: sealed, provisional, failed or untested, by the policy in
     `mwrelease.seal` (also written into every statement). The statement is canonical JSON (sorted keys,
     no whitespace) in the in-toto Statement shape, over the lock's sha256 and the results' digests,
     ready to be signed (--sign KEY writes it as a DSSE envelope; check it with `mwrelease seal-verify`).
+    Sealed again after `release build` with --artifact TARBALL, the statement names the tarball's sha256 too,
+    and `release propose` accepts that tarball only.
 
     \b
     Exit codes: 0 no seal failed, 7 a seal's verdict is FAILED (the files are still written), 3 bad input.
@@ -44,6 +50,8 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
     digest = lock_digest(Lock.load(lock_path)) if lock_path else None
     seals = do_seal(loaded, lock_sha256=digest, lock_name=lock_path.name if lock_path else "",
                     generated_by=f"mwrelease {__version__}")
+    if artifacts:
+        seals = [_with_artifacts(seals, lock_path, artifacts)]
     written: list[str] = []
     if output:
         if len(seals) != 1:
@@ -92,3 +100,29 @@ def seal(results: tuple[Path, ...], lock_path: Path | None, output: Path | None,
     failed = any(s.verdict == "failed" for s in seals)
     return Result(data={"seals": [s.statement() for s in seals], "written": written}, text=text,
                   exit_code=7 if failed else 0)
+
+
+def _with_artifacts(seals: list[Any], lock_path: Path | None, artifacts: tuple[Path, ...]) -> Any:
+    """The one seal of --lock with the artifacts' digests as more subjects; each artifact's manifest (beside it,
+    when there) must be of the same bundle and core version."""
+    import dataclasses
+    import json
+
+    from mwrelease.release.channel import manifest_beside
+    from mwrelease.release.manifest import Manifest, sha256_file
+
+    if lock_path is None or len(seals) != 1:
+        raise ConfigError("--artifact needs exactly one lock (--lock LOCK): the artifact is attested as built from it.",
+                          hint="Pass --lock with the lock the artifact was built from.")
+    (s,) = seals
+    subjects = []
+    for art in artifacts:
+        mpath = manifest_beside(art)
+        if mpath.is_file():
+            m = Manifest.from_json(json.loads(mpath.read_text()), origin=mpath.name)
+            if (m.bundle, m.core_version) != (s.bundle, s.core_version):
+                raise ConfigError(f"{art.name} was built from bundle {m.bundle!r} on core {m.core_version}, not from "
+                                  f"{lock_path.name} ({s.bundle!r} on core {s.core_version}).",
+                                  hint="Pass the artifacts `release build` made from this lock.")
+        subjects.append((art.name, sha256_file(art)))
+    return dataclasses.replace(s, artifacts=tuple(subjects))

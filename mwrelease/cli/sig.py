@@ -13,9 +13,16 @@ from mwrelease.output import Result
 PathType = click.Path(path_type=Path)
 channel_opt = click.option("--channel", "channel_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
                            help="The channel directory (metadata/ and targets/ inside).")
-sign_root_opt = click.option("--sign-root", "sign_root", multiple=True, type=PathType, metavar="CHAIR.key",
-                             help="A chair's private key to sign the new root with (repeatable: the root threshold "
-                                  "of the old root and of the new one must sign).")
+_sign_root_opt = click.option("--sign-root", "sign_root", multiple=True, type=PathType, metavar="CHAIR.key",
+                              help="A chair's private key to sign the new root with (repeatable: the root threshold "
+                                   "of the old root and of the new one must sign).")
+_stage_opt = click.option("--stage", "stage", type=PathType, metavar="FILE",
+                          help="Do not write the root: stage it, unsigned, as FILE for chairs to sign on their own "
+                               "machines (`sig sign-root FILE --key CHAIR.key`, then `sig publish-root FILE`).")
+
+
+def sign_root_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return _sign_root_opt(_stage_opt(fn))
 
 
 def _expiry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,7 +59,7 @@ def sig() -> None:
 @click.option("--threshold", type=int, required=True, help="K: member approvals a release needs.")
 @click.option("--online-key", required=True, type=PathType, metavar="ONLINE.pub",
               help="Public key of the online key that signs snapshot and timestamp (NAME.pub, or NAME.key).")
-@sign_root_opt
+@_sign_root_opt
 @_expiry_options
 @json_option
 @reporting("sig init")
@@ -85,9 +92,19 @@ def init(channel_dir: Path, root_keys: tuple[Path, ...], root_threshold: int, me
                        f"({threshold} to approve a release), online key {key_name(online)}")
 
 
-def _changed(channel_dir: Path, change: Any, sign_root: tuple[Path, ...]) -> Result:
+def _changed(channel_dir: Path, change: Any, sign_root: tuple[Path, ...], stage: Path | None = None) -> Result:
     from mwrelease.trust.root import change_root
 
+    if stage is not None:
+        from mwrelease.trust.root_stage import describe, stage as do_stage
+
+        if sign_root:
+            raise click.UsageError("--stage writes the root unsigned: chairs sign it with `sig sign-root`.")
+        staged = do_stage(channel_dir, change, stage)
+        return Result(data={"staged": str(stage), "root_version": staged.signed.version, "changes": change.describe()},
+                      text=f"staged root version {staged.signed.version} as {stage}: {'; '.join(change.describe())}\n  "
+                           + "\n  ".join(describe(staged)) + f"\n  each chair signs it with `mwrelease sig sign-root "
+                           f"{stage} --key CHAIR.key`; then `mwrelease sig publish-root {stage} --channel {channel_dir}`")
     md, warnings = change_root(channel_dir, change, _signers(sign_root))
     what = "; ".join(change.describe())
     return Result(data={"root_version": md.signed.version, "changes": change.describe(), "warnings": warnings},
@@ -106,7 +123,8 @@ def members() -> None:
 @sign_root_opt
 @json_option
 @reporting("sig members add")
-def members_add(channel_dir: Path, pubs: tuple[Path, ...], threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
+def members_add(channel_dir: Path, pubs: tuple[Path, ...], threshold: int | None, sign_root: tuple[Path, ...],
+        stage: Path | None) -> Result:
     """Add the members whose public keys are PUBS.
 
     \b
@@ -115,7 +133,7 @@ def members_add(channel_dir: Path, pubs: tuple[Path, ...], threshold: int | None
     from mwrelease.cli.key import load_publics
     from mwrelease.trust.root import RootChange
 
-    return _changed(channel_dir, RootChange(add_members=tuple(load_publics(pubs)), threshold=threshold), sign_root)
+    return _changed(channel_dir, RootChange(add_members=tuple(load_publics(pubs)), threshold=threshold), sign_root, stage)
 
 
 def _refs(refs: tuple[str, ...]) -> tuple[str, ...]:
@@ -132,7 +150,8 @@ def _refs(refs: tuple[str, ...]) -> tuple[str, ...]:
 @sign_root_opt
 @json_option
 @reporting("sig members remove")
-def members_remove(channel_dir: Path, who: tuple[str, ...], threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
+def members_remove(channel_dir: Path, who: tuple[str, ...], threshold: int | None, sign_root: tuple[Path, ...],
+        stage: Path | None) -> Result:
     """Remove members named by WHO (a name, a keyid or its prefix, or a .pub file). Their signatures stop counting.
 
     \b
@@ -140,7 +159,7 @@ def members_remove(channel_dir: Path, who: tuple[str, ...], threshold: int | Non
     """
     from mwrelease.trust.root import RootChange
 
-    return _changed(channel_dir, RootChange(remove_members=_refs(who), threshold=threshold), sign_root)
+    return _changed(channel_dir, RootChange(remove_members=_refs(who), threshold=threshold), sign_root, stage)
 
 
 @sig.group("chairs")
@@ -155,13 +174,14 @@ def chairs() -> None:
 @sign_root_opt
 @json_option
 @reporting("sig chairs add")
-def chairs_add(channel_dir: Path, pubs: tuple[Path, ...], root_threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
+def chairs_add(channel_dir: Path, pubs: tuple[Path, ...], root_threshold: int | None, sign_root: tuple[Path, ...],
+        stage: Path | None) -> Result:
     """Add chairs whose public keys are PUBS."""
     from mwrelease.cli.key import load_publics
     from mwrelease.trust.root import RootChange
 
     return _changed(channel_dir, RootChange(add_chairs=tuple(load_publics(pubs)), root_threshold=root_threshold),
-                    sign_root)
+                    sign_root, stage)
 
 
 @chairs.command("remove")
@@ -171,11 +191,12 @@ def chairs_add(channel_dir: Path, pubs: tuple[Path, ...], root_threshold: int | 
 @sign_root_opt
 @json_option
 @reporting("sig chairs remove")
-def chairs_remove(channel_dir: Path, who: tuple[str, ...], root_threshold: int | None, sign_root: tuple[Path, ...]) -> Result:
+def chairs_remove(channel_dir: Path, who: tuple[str, ...], root_threshold: int | None, sign_root: tuple[Path, ...],
+        stage: Path | None) -> Result:
     """Remove chairs named by WHO (name, keyid or .pub file), e.g. after a chair's key was lost or compromised."""
     from mwrelease.trust.root import RootChange
 
-    return _changed(channel_dir, RootChange(remove_chairs=_refs(who), root_threshold=root_threshold), sign_root)
+    return _changed(channel_dir, RootChange(remove_chairs=_refs(who), root_threshold=root_threshold), sign_root, stage)
 
 
 @sig.command("rotate-online")
@@ -184,12 +205,13 @@ def chairs_remove(channel_dir: Path, who: tuple[str, ...], root_threshold: int |
 @sign_root_opt
 @json_option
 @reporting("sig rotate-online")
-def rotate_online(channel_dir: Path, pub: Path, sign_root: tuple[Path, ...]) -> Result:
+def rotate_online(channel_dir: Path, pub: Path, sign_root: tuple[Path, ...],
+        stage: Path | None) -> Result:
     """Replace the online (snapshot/timestamp) key by PUB; then run `channel refresh` with the new key."""
     from mwrelease.cli.key import load_publics
     from mwrelease.trust.root import RootChange
 
-    return _changed(channel_dir, RootChange(online_key=load_publics([pub])[0]), sign_root)
+    return _changed(channel_dir, RootChange(online_key=load_publics([pub])[0]), sign_root, stage)
 
 
 @sig.command("renew")
@@ -198,11 +220,11 @@ def rotate_online(channel_dir: Path, pub: Path, sign_root: tuple[Path, ...]) -> 
 @_expiry_options
 @json_option
 @reporting("sig renew")
-def renew(channel_dir: Path, sign_root: tuple[Path, ...], **expiry: str | None) -> Result:
+def renew(channel_dir: Path, sign_root: tuple[Path, ...], stage: Path | None = None, **expiry: str | None) -> Result:
     """Write a new root version with a fresh expiry (and, if given, new expiry periods)."""
     from mwrelease.trust.root import RootChange
 
-    return _changed(channel_dir, RootChange(expiry=_expiry(**expiry) or None), sign_root)
+    return _changed(channel_dir, RootChange(expiry=_expiry(**expiry) or None), sign_root, stage)
 
 
 @sig.command("status")
@@ -239,3 +261,13 @@ def status(channel_dir: Path) -> Result:
         return "\n".join(out)
 
     return Result(data=st, text=text)
+
+
+def _attach_root_staging() -> None:
+    from mwrelease.cli.sig_root import publish_root, sign_root
+
+    sig.add_command(sign_root)
+    sig.add_command(publish_root)
+
+
+_attach_root_staging()

@@ -90,3 +90,29 @@ def sign_seals(seals: Any, output: Path | None, signer: Any) -> list[str]:
         write_envelope(target, sign_statement(s.statement(), signer))
         written.append(str(target))
     return written
+
+
+def artifact_subjects(statement: dict[str, Any]) -> dict[str, str]:
+    """{file name: sha256} of the release artifacts a seal statement names (its subjects after the lock)."""
+    out = {}
+    for sub in (statement.get("subject") or [])[1:]:
+        if isinstance(sub, dict) and isinstance(sub.get("digest"), dict) and sub["digest"].get("sha256"):
+            out[str(sub.get("name"))] = str(sub["digest"]["sha256"])
+    return out
+
+
+def check_seal_names_artifact(statement: dict[str, Any], name: str, sha256: str, seal: str) -> None:
+    """TrustError unless the seal statement names ``sha256`` (the artifact's digest) as a subject."""
+    from mwrelease.errors import TrustError
+
+    named = artifact_subjects(statement)
+    if sha256 in named.values():
+        return
+    if not named:
+        raise TrustError(f"The seal {seal} names only the lock, not the artifact {name}: nothing says the tested lock "
+                         "is what this tarball was built from.",
+                         hint="Seal again after `release build`: `mwrelease seal RESULTS --lock LOCK --sign KEY "
+                              f"--artifact {name}`, and propose with that seal.")
+    raise TrustError(f"The artifact {name} (sha256 {sha256[:12]}…) is not the one the seal {seal} was made for ("
+                     + ", ".join(f"{n} sha256 {d[:12]}…" for n, d in sorted(named.items())) + "): it was rebuilt or "
+                     "changed after sealing.", hint="Propose the artifact the seal names, or seal this one again.")

@@ -112,8 +112,9 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
 
     from mwrelease.lock import Lock
     from mwrelease.release.channel import manifest_beside, publish as index_publish
-    from mwrelease.release.manifest import Manifest
+    from mwrelease.release.manifest import Manifest, sha256_file
     from mwrelease.lock import lock_digest
+    from mwrelease.trust.dsse import check_seal_names_artifact
     from mwrelease.trust.sbom import release_sbom
 
     channel = Channel(channel_dir)
@@ -155,6 +156,7 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
                         f"The seal {seal} is about bundle {pred.get('bundle')!r} on core "
                         f"{pred.get('core', {}).get('version')}, but the release is {manifest.bundle!r} on core "
                         f"{manifest.core_version}.", hint="Pass the seal of the lock this release was built from.")
+                check_seal_names_artifact(seal_info.statement, full.name, sha256_file(full), str(seal))
                 shutil.copyfile(seal, stage / f"{stem}.seal.dsse.json")
             lock_sha = lock_digest(lk) if lk else (
                 (seal_info.statement.get("subject") or [{}])[0].get("digest", {}).get("sha256") if seal_info else None)
@@ -162,7 +164,9 @@ def propose(channel_dir: Path, release: Path | None, *, out_dir: Path | None = N
                       "bundle": manifest.bundle, "lock_sha256": lock_sha,
                       "seal_sha256": seal_info.sha256 if seal_info else None,
                       "seal_signer": seal_info.signer if seal_info else None,
-                      "verdict": seal_info.verdict if seal_info else "unsealed"}
+                      "verdict": seal_info.verdict if seal_info else "unsealed",
+                      # the targets version K members sign to add it: where `channel show` finds who approved it
+                      "targets_version": base_version + 1}
             if override_reason:
                 custom["override_reason"] = override_reason
             prev = previous_release(channel, base, manifest.core_line, manifest.core_version)
@@ -220,6 +224,22 @@ class Proposal:
     def release(self) -> dict[str, Any] | None:
         r = self.doc.get("release")
         return r if isinstance(r, dict) else None
+
+    def check_seal(self) -> dict[str, Any] | None:
+        """The staged seal's statement (unverified: its signer was checked at propose time), after checking that
+        it names the staged artifact's sha256; None without a seal. TrustError when it names another artifact."""
+        from mwrelease.trust.dsse import check_seal_names_artifact, load_envelope
+
+        files = self.dir / "files"
+        seal_files = sorted(files.glob("*.seal.dsse.json")) if files.is_dir() else []
+        if not seal_files:
+            return None
+        statement: dict[str, Any] = json.loads(load_envelope(seal_files[0]).payload)
+        artifact = (self.release or {}).get("artifact")
+        tf = self.targets.signed.targets.get(artifact) if artifact else None
+        if tf is not None:
+            check_seal_names_artifact(statement, str(artifact), tf.hashes.get("sha256", ""), seal_files[0].name)
+        return statement
 
     def artifact_custom(self) -> dict[str, Any]:
         for name, tf in self.targets.signed.targets.items():

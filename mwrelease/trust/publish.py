@@ -108,6 +108,7 @@ def approve(proposal_dir: Path, signer: Any, *, override_reason: str | None = No
                           f"(root version {root.version}); its approval would not count.",
                           hint="Members: " + ", ".join(key_name(root.keys[k]) for k in root.roles["targets"].keyids)
                           + ". A new member is added by the chairs with `mwrelease sig members add`.")
+    p.check_seal()  # a seal of another artifact is refused before anyone signs
     custom = p.artifact_custom()
     verdict = custom.get("verdict")
     if p.release is not None and verdict != "sealed" and not override_reason:

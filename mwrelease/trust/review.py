@@ -28,12 +28,7 @@ def review(path: Path, channel_dir: Path | None = None) -> dict[str, Any]:
         mname = str(artifact)[: -len(".tar.gz")] + ".manifest.json"
         if (files / mname).is_file():
             manifest = Manifest.from_json(json.loads((files / mname).read_text()), origin=mname)
-    seal: dict[str, Any] | None = None
-    seal_files = sorted(files.glob("*.seal.dsse.json")) if files.is_dir() else []
-    if seal_files:
-        from mwrelease.trust.dsse import load_envelope
-
-        seal = json.loads(load_envelope(seal_files[0]).payload)
+    seal = p.check_seal()  # the seal must name the staged artifact's sha256 (TrustError otherwise)
     pred = (seal or {}).get("predicate", {})
     seal_comps = pred.get("components", {}) if isinstance(pred, dict) else {}
     cells = pred.get("cells", {}) if isinstance(pred, dict) else {}

@@ -44,7 +44,7 @@ def _check_threshold(what: str, threshold: int, keys: int) -> None:
                           hint=f"Give a threshold between 1 and {keys}, or more keys.")
 
 
-def _sign_root(md: Any, signers: Iterable[Any], previous: Any | None) -> None:
+def sign_root(md: Any, signers: Iterable[Any], previous: Any | None) -> None:
     """Sign a new root with the chairs' keys and check it with python-tuf's own root verification."""
     signers = list(signers)
     allowed = set(md.signed.roles["root"].keyids) | (set(previous.roles["root"].keyids) if previous else set())
@@ -93,7 +93,7 @@ def _init(channel_dir: Path, spec: RootSpec, signers: list[Any]) -> Any:
     root.roles["root"].threshold = spec.root_threshold
     root.roles["targets"].threshold = spec.threshold
     md = Metadata(root)
-    _sign_root(md, signers, None)
+    sign_root(md, signers, None)
     channel.dir.mkdir(parents=True, exist_ok=True)
     _write_root(channel, md)
     return md
@@ -145,13 +145,16 @@ def change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tu
     Returns (new root Metadata, warnings)."""
     Channel(channel_dir).require()
     with channel_lock(Channel(channel_dir)):
-        return _change_root(channel_dir, change, signers)
+        channel = Channel(channel_dir)
+        md = next_root(channel, change)
+        sign_root(md, signers, channel.root().signed)
+        return md, install_root(channel, md, online_changed=change.online_key is not None)
 
 
-def _change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> tuple[Any, list[str]]:
+def next_root(channel: Channel, change: RootChange) -> Any:
+    """Root version N+1 of ``channel`` with ``change`` applied, not signed yet (also what `--stage` writes)."""
     from tuf.api.metadata import Metadata
 
-    channel = Channel(channel_dir)
     channel.require()
     current = channel.root()
     md = Metadata.from_bytes(current.to_bytes())
@@ -184,19 +187,23 @@ def _change_root(channel_dir: Path, change: RootChange, signers: list[Any]) -> t
     _check_threshold("approval", root.roles["targets"].threshold, len(root.roles["targets"].keyids))
     _check_threshold("root", root.roles["root"].threshold, len(root.roles["root"].keyids))
     root.expires = now() + dt.timedelta(seconds=expiry["root"])
-    _sign_root(md, signers, current.signed)
+    return md
+
+
+def install_root(channel: Channel, md: Any, *, online_changed: bool) -> list[str]:
+    """Write a new root version that passed ``sign_root``'s check (caller holds the channel lock). Returns warnings."""
     warnings: list[str] = []
     targets = channel.targets()
     if targets is not None:
-        result = root.get_verification_result("targets", targets.signed_bytes, targets.signatures)
+        result = md.signed.get_verification_result("targets", targets.signed_bytes, targets.signatures)
         if not result.verified:
             warnings.append(
                 f"the published targets (version {targets.signed.version}) now has {len(result.signed)} of "
                 f"{result.threshold} signatures of current members: clients will refuse the channel until members "
                 "approve a new targets version (`mwrelease release propose --channel DIR` with no release re-stages "
                 "the current one)")
-    if change.online_key is not None:
+    if online_changed:
         warnings.append("snapshot and timestamp are still signed by the old online key: run `mwrelease channel "
                         "refresh --channel DIR --online-key NEW.key` now")
     _write_root(channel, md)
-    return md, warnings
+    return warnings

@@ -22,7 +22,9 @@ def test_release_build_and_channel_publish_cli(tmp_path: Path) -> None:
     r = runner.invoke(cli, ["channel", "publish", tarball, "--channel", str(tmp_path / "ch"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["data"]["line"] == "1.43-lts"
-    r = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch")])
+    r = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch"), "--json"])
+    assert r.exit_code == 8 and "is not signed" in r.output  # an unsigned channel is not listed as if approved
+    r = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch"), "--allow-unsigned"])
     assert r.exit_code == 0 and "1.43.5" in r.stdout
 
 

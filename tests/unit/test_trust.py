@@ -25,9 +25,17 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(autouse=True)
-def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+def passphrase(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # run_cli copies os.environ at call time, so the subprocesses see it too.
     monkeypatch.setenv(keys.PASSPHRASE_ENV, PW)
+    monkeypatch.setenv("MWRELEASE_TRUST_DIR", str(tmp_path / "trust-store"))  # the admin's anchors (channel show)
+
+
+def show_cli(run_cli: Run, channel: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`channel show` as an admin runs it: trust the channel's root v1 (once), then list it, verified."""
+    r = run_cli("channel", "trust", str(channel), "--root", str(channel / "metadata/1.root.json"))
+    assert r.returncode == 0, r.stderr
+    return run_cli("channel", "show", str(channel), *extra)
 
 
 @dataclass
@@ -75,7 +83,11 @@ def sealed_lock(version: str) -> Lock:
     return make_lock(version, (CITE,))
 
 
-def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False) -> Path:
+def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False, artifact: Path | None = None) -> Path:
+    """A signed seal of ``lock``; with ``artifact``, sealed after `release build` (the tarball a subject too)."""
+    import dataclasses
+
+    from mwrelease.release.manifest import sha256_file
     from mwrelease.seal import seal
 
     cells = plan(lock)
@@ -86,6 +98,8 @@ def write_seal(lock: Lock, path: Path, signer: Any, failed: bool = False) -> Pat
                                   message="expected output missing"))
     results = Results(cells=tuple(CellResult.for_cell(c, checks) for c in cells), locks=(lock_summary(cells[0]),))
     (s,) = seal([results], lock_sha256=lock_digest(lock))
+    if artifact is not None:
+        s = dataclasses.replace(s, artifacts=((artifact.name, sha256_file(artifact)),))
     write_envelope(path, sign_statement(s.statement(), signer))
     return path
 
@@ -107,7 +121,8 @@ def channel(tmp_path: Path, k: Keys) -> Path:
 
 def propose_cli(run_cli: Run, tmp_path: Path, k: Keys, channel: Path, release: Path, version: str,
                 failed: bool = False, name: str = "") -> Path:
-    seal = write_seal(sealed_lock(version), tmp_path / f"{version}.seal.dsse.json", k.signer("tester"), failed=failed)
+    seal = write_seal(sealed_lock(version), tmp_path / f"{version}.seal.dsse.json", k.signer("tester"), failed=failed,
+                      artifact=release / f"mediawiki-{version}.tar.gz")
     out = tmp_path / (name or f"proposal-{version}")
     r = run_cli("release", "propose", str(release), "--channel", str(channel), "--seal", str(seal),
                 "--seal-key", str(k.pub("tester")), "--out-dir", str(out))
@@ -330,7 +345,7 @@ def test_propose_review_approve_publish_show(run_cli: Run, k: Keys, tmp_path: Pa
     assert st["pending"] == [] and st["targets"]["version"] == 1  # p2 lives outside the channel's proposals/
     approve(run_cli, k, p2, "carol", "alice")
     assert publish_cli(run_cli, k, p2, channel).returncode == 0
-    shown = json.loads(run_cli("channel", "show", str(channel), "--json").stdout)["data"]["releases"]
+    shown = json.loads(show_cli(run_cli, channel, "--json").stdout)["data"]["releases"]
     assert [(r["version"], r["verdict"], sorted(r["approved_by"])) for r in shown] == [
         ("1.43.4", "sealed", ["alice", "bob"]), ("1.43.5", "sealed", ["alice", "carol"])]
     # metadata order and content as the contract says; the client library accepts it
@@ -464,10 +479,10 @@ def test_unsealed_release_needs_an_override(run_cli: Run, k: Keys, tmp_path: Pat
     assert {o["reason"] for o in d["approvals"]["overrides"]} == {"Cite smoke test is flaky upstream (T1234)"}
     assert next(c for c in d["components"] if c["name"] == "Cite")["verdict"] == "failed"
     assert publish_cli(run_cli, k, p, channel).returncode == 0
-    shown = json.loads(run_cli("channel", "show", str(channel), "--json").stdout)["data"]["releases"]
+    shown = json.loads(show_cli(run_cli, channel, "--json").stdout)["data"]["releases"]
     assert shown[0]["verdict"] == "failed"
     assert {o["member"] for o in shown[0]["overrides"]} == {"alice", "bob"}
-    assert "alice overrode the seal: Cite smoke test is flaky" in run_cli("channel", "show", str(channel)).stdout
+    assert "alice overrode the seal: Cite smoke test is flaky" in show_cli(run_cli, channel).stdout
 
 
 def test_seal_of_another_lock_or_signer_is_refused(run_cli: Run, k: Keys, tmp_path: Path, channel: Path,
