@@ -12,7 +12,6 @@ win. Format (every key optional, unknown keys are an error)::
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ def load_defaults(files: list[Path] | None = None) -> dict[str, Any]:
     for f in files if files is not None else config_files():
         if not f.is_file():
             continue
+        import tomllib  # only when a config file exists: every command starts here
+
         try:
             data = tomllib.loads(f.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
