@@ -85,6 +85,9 @@ class ConstraintChecker:
             if len(intervals) == 1:
                 low, high = intervals[0]
                 return [low < point < high for point in vs.points]
+            if len(intervals) == 2:  # "^1.2 || ^2.0"
+                (low, high), (low2, high2) = intervals
+                return [low < point < high or low2 < point < high2 for point in vs.points]
             return [any(low < point < high for low, high in intervals) for point in vs.points]
         out = []
         for v in vs.parsed:
