@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ def config_files(cwd: Path | None = None) -> list[Path]:
 
 
 def _read(f: Path) -> dict[str, Any]:
+    import tomllib  # only when a config file exists: every command starts here
+
     try:
         data = tomllib.loads(f.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

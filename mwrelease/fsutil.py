@@ -23,7 +23,6 @@ import errno
 import gzip
 import os
 import posixpath
-import secrets
 import shutil
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
@@ -86,7 +85,7 @@ def _reserve_beside(path: Path, create_mode: int = 0o666) -> Path:
     # temporary file. Created with 0666 like open(..., "w"), so the umask decides as it would for a plain write
     # (mkstemp's 0600 would silently make every manifest and index private).
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.part")  # as secrets.token_hex(4), without importing hashlib
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create_mode))
             return tmp

@@ -26,7 +26,6 @@ File format (JSON, ``format: "mwrelease.lock/1"``)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,4 +163,6 @@ def _copy(value: Any) -> Any:
 def lock_digest(lock: Lock) -> str:
     """sha256 of the lock's canonical JSON (sorted keys, no whitespace): the same for the same lock
     whether it was read from a file or resolved in memory, and independent of indentation."""
+    import hashlib  # here: not on resolve's start-up path
+
     return hashlib.sha256(canonical_json(lock.to_json())).hexdigest()

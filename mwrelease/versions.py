@@ -250,6 +250,9 @@ def _normalize_branch(name: str) -> str:
     return "dev-" + name
 
 
+# A large resolve parses thousands of constraints whose parts recur ("1.2.0", ">= 2.0"): both steps are pure,
+# so they are remembered (errors are not: an invalid text is parsed again, and raises again).
+@functools.lru_cache(maxsize=8192)
 def _normalize(version: str) -> str:
     """``VersionParser::normalize``; raises _Invalid."""
     version = version.strip(_PHP_TRIM)
@@ -452,6 +455,11 @@ def _parse_single(constraint: str) -> list[_Simple]:
     raise _Invalid(message)
 
 
+@functools.lru_cache(maxsize=8192)
+def _parse_single_cached(constraint: str) -> tuple[_Simple, ...]:
+    return tuple(_parse_single(constraint))
+
+
 def _simple_str(simple: _Simple) -> str:
     return "*" if simple is None else f"{simple[0]} {simple[1]}"
 
@@ -462,7 +470,7 @@ def _parse_groups(text: str) -> tuple[tuple[_Simple, ...], ...]:
     for or_part in _RE_OR_SPLIT.split(text.strip(_PHP_TRIM)):
         members: list[_Simple] = []
         for and_part in _RE_AND_SPLIT.split(or_part):
-            members.extend(_parse_single(and_part))
+            members.extend(_parse_single_cached(and_part))
         groups.append(tuple(members))
     return _optimize_or(groups)
 
@@ -556,6 +564,14 @@ def _sort_key(normalized: str) -> tuple[int, tuple[tuple[int, int], ...] | str]:
     """
     if _is_branch(normalized):
         return (1, normalized)
+    plain = _RE_PLAIN.fullmatch(normalized)
+    if plain:  # the usual "1.2.0.0" or "1.2.0.0-dev": _canonicalize would give "1.2.0.0" and "1.2.0.0.dev"
+        numbers = [(4, min(int(p), _PHP_INT_MAX)) for p in plain.group(1).split(".")]
+        return (0, (*numbers, *(((0, 0),) if plain.group(2) else ()), (4, -1)))
+    return (0, _canonical_pieces(normalized))
+
+
+def _canonical_pieces(normalized: str) -> tuple[tuple[int, int], ...]:
     pieces: list[tuple[int, int]] = []
     for piece in _canonicalize(normalized).split("."):
         if piece and _isdigit(piece[0]):
@@ -563,7 +579,7 @@ def _sort_key(normalized: str) -> tuple[int, tuple[tuple[int, int], ...] | str]:
         else:
             pieces.append((_special_order(piece), 0))
     pieces.append((4, -1))
-    return (0, tuple(pieces))
+    return tuple(pieces)
 
 
 @functools.total_ordering
@@ -695,6 +711,7 @@ def satisfies(version: str, constraint: str) -> bool:
     return parse_constraint(constraint).allows(version)
 
 
+_RE_PLAIN = re.compile(r"([0-9]+(?:\.[0-9]+)*)(-dev)?", _A)
 _RE_LINE = re.compile(r"^([0-9]+)\.([0-9]+)$")
 _RE_REL = re.compile(r"^REL([0-9]+)_([0-9]+)$")
 

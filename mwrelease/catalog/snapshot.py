@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mwrelease.catalog.candidate import Candidate, Requires
+from mwrelease.catalog.candidate import _EMPTY, Candidate, Requires, frozen_value
 from mwrelease.errors import ConfigError, SourceError
 
 
@@ -67,19 +67,23 @@ class LazySnapshot:
 def _from_snapshot(data: dict[str, Any], *, origin: str) -> Iterator[Candidate]:
     name = data["name"]
     kind = data.get("kind", "extension")
+    repo = data.get("repo")
     for r in data["refs"]:
         ej = r.get("extension_json")
-        yield Candidate(
-            name=name,
-            kind=kind,
-            ref=r.get("ref"),
-            ref_type=r.get("ref_type") or "branch",
-            commit=r.get("commit"),
-            commit_date=r.get("commit_date"),
-            version=(ej or {}).get("version"),
-            requires=Requires.from_manifest((ej or {}).get("requires")),
-            composer_require=MappingProxyType(dict(r.get("composer_require") or {})),
-            has_manifest=ej is not None,
-            origin=origin,
-            repo=data.get("repo"),
-        )
+        composer = r.get("composer_require")
+        yield frozen_value(Candidate, {
+            "name": name,
+            "kind": kind,
+            "ref": r.get("ref"),
+            "ref_type": r.get("ref_type") or "branch",
+            "commit": r.get("commit"),
+            "commit_date": r.get("commit_date"),
+            "version": (ej or {}).get("version"),
+            "requires": Requires.from_manifest((ej or {}).get("requires")),
+            "composer_require": MappingProxyType(dict(composer)) if composer else _EMPTY,
+            "has_manifest": ej is not None,
+            "display_name": None,
+            "origin": origin,
+            "repo": repo,
+            "path": None,
+        })

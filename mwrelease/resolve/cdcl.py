@@ -141,17 +141,22 @@ class Solver:
     def _propagate(self) -> tuple[list[int], int] | None:
         """Unit propagation; on conflict the falsified clause's literals and id (-1: two refs of one
         package). Clause lists keep their two watched literals in front."""
-        val, watches, clauses = self.val, self.watches, self.clauses
-        while self.qhead < len(self.trail):
-            lit = self.trail[self.qhead]
+        val, watches, clauses, trail = self.val, self.watches, self.clauses, self.trail
+        while self.qhead < len(trail):
+            lit = trail[self.qhead]
             self.qhead += 1
             if lit > 0:
+                level = len(self.trail_lim)
                 for w in self.packages[self.pkg[lit]]:
                     if w != lit:
                         if val[w] == 1:
                             return [-lit, -w], -1
-                        if val[w] == 0:
-                            self._assign(-w, _AMO, lit)
+                        if val[w] == 0:  # self._assign(-w, _AMO, lit), inline: most assignments are these
+                            val[w] = -1
+                            self.level[w] = level
+                            self.reason[w] = _AMO
+                            self.amo_by[w] = lit
+                            trail.append(-w)
             false_lit = -lit
             ws = watches.get(false_lit)
             if not ws:

@@ -4,14 +4,18 @@ Resolving a large bundle evaluates tens of thousands of (constraint, version) pa
 compares with a port of PHP's ``version_compare`` on strings, which is exact but slow; ``Version`` carries
 a sort key that orders numbered versions exactly like ``version_compare`` (tests/unit/test_versions.py and
 the composer/semver oracle test hold it to that), so here a simple comparison of two numbered versions
-compares keys. Branches ("dev-…") and ``!=`` go through versions.py's own code. tests/unit/test_resolver_bulk.py
+compares keys. Branches ("dev-…") and ``!=`` go through versions.py's own code. tests/unit/test_resolver_engine.py
 checks this against ``Constraint.allows`` on every constraint of the real metadata and generated shapes.
+
+A constraint made only of such comparisons is an OR of intervals over the keys: each AND group keeps its
+strongest lower and upper bound, and a version is checked with one chained comparison per group.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mwrelease import versions
@@ -22,13 +26,34 @@ from mwrelease.errors import ConstraintError
 _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
                                                "==": operator.eq}
 _Simple = tuple[str, str, Callable[[Any, Any], bool] | None, Any]
+# Interval ends over (key, 1), a numbered version's point: (b, 0) < (b, 1) < (b, 2) puts an inclusive lower
+# bound or a strict upper bound just below b's point, a strict lower or inclusive upper bound just above it.
+# Numbered keys are (0, pieces): () is below every end, ((2,),) above every end (branches' keys are (1, name)).
+_BELOW: tuple[Any, ...] = ()
+_ABOVE: tuple[Any, ...] = ((2,),)
+_LOWER_END = {">=": 0, ">": 2, "==": 0}
+_UPPER_END = {"<=": 2, "<": 0, "==": 2}
+
+
+_Parsed = tuple[versions.Version, Any, Any] | None  # (version, key, point); key and point None for a branch
+
+
+@dataclass(frozen=True, kw_only=True)
+class Versions:
+    texts: tuple[str, ...]
+    parsed: tuple[_Parsed, ...]  # None: no version
+    points: tuple[Any, ...] | None  # None unless every one is a numbered version
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 class ConstraintChecker:
     def __init__(self) -> None:
         self._parsed: dict[str, list[list[_Simple]] | None] = {}
-        self._versions: dict[str, tuple[versions.Version, Any] | None] = {}
+        self._versions: dict[str, _Parsed] = {}
         self._bounds: dict[str, Any] = {}
+        self._intervals: dict[str, list[tuple[Any, Any]] | None] = {}  # None: a "!=" or branch bound somewhere
 
     def allows(self, constraint: str, version: str) -> bool:
         """``parse_constraint(constraint).allows(version)``; False where either does not parse."""
@@ -41,14 +66,31 @@ class ConstraintChecker:
             return False
         return not isinstance(php_req, str) or all(self.allows(php_req, p) for p in php)
 
-    def allowed(self, constraint: str, candidates: list[str]) -> list[bool]:
+    def versions_of(self, texts: list[str]) -> Versions:
+        """``texts`` parsed once, for checking many constraints against them (the refs of one extension)."""
+        known = self._versions
+        parsed = tuple(known[t] if t in known else self._version(t) for t in texts)
+        numbered = all(v is not None and v[2] is not None for v in parsed)
+        return Versions(texts=tuple(texts), parsed=parsed,
+                        points=tuple(v[2] for v in parsed if v is not None) if numbered else None)
+
+    def allowed(self, constraint: str, candidates: list[str] | Versions) -> list[bool]:
         """``allows`` for each of ``candidates``."""
         groups = self._groups(constraint)
         if groups is None:
             return [False] * len(candidates)
-        known, out = self._versions, []
-        for text in candidates:
-            v = known[text] if text in known else self._version(text)
+        vs = candidates if isinstance(candidates, Versions) else self.versions_of(candidates)
+        intervals = self._intervals[constraint]
+        if intervals is not None and vs.points is not None:  # the usual case: one comparison per AND group
+            if len(intervals) == 1:
+                low, high = intervals[0]
+                return [low < point < high for point in vs.points]
+            if len(intervals) == 2:  # "^1.2 || ^2.0"
+                (low, high), (low2, high2) = intervals
+                return [low < point < high or low2 < point < high2 for point in vs.points]
+            return [any(low < point < high for low, high in intervals) for point in vs.points]
+        out = []
+        for v in vs.parsed:
             if v is None:
                 out.append(False)
             elif v[1] is None:  # a branch: versions.py decides
@@ -58,7 +100,7 @@ class ConstraintChecker:
         return out
 
     @staticmethod
-    def _match(groups: list[list[_Simple]], v: tuple[versions.Version, Any]) -> bool:
+    def _match(groups: list[list[_Simple]], v: tuple[versions.Version, Any, Any]) -> bool:
         vkey = v[1]
         for group in groups:
             for op, bound, compare, bkey in group:
@@ -95,9 +137,10 @@ class ConstraintChecker:
                 simples.append((op, bound, compare, bkey))
             groups.append(simples)
         self._parsed[constraint] = groups
+        self._intervals[constraint] = _as_intervals(groups)
         return groups
 
-    def _version(self, text: str) -> tuple[versions.Version, Any] | None:
+    def _version(self, text: str) -> _Parsed:
         if text not in self._versions:
             try:
                 v = versions.parse_version(text)
@@ -105,5 +148,23 @@ class ConstraintChecker:
                 self._versions[text] = None
             else:
                 # the order versions.py guarantees equals version_compare's, for numbered versions
-                self._versions[text] = (v, None if v.is_branch else v._key)  # noqa: SLF001
+                key = None if v.is_branch else v._key  # noqa: SLF001
+                self._versions[text] = (v, key, None if key is None else (key, 1))
         return self._versions[text]
+
+
+def _as_intervals(groups: list[list[_Simple]]) -> list[tuple[Any, Any]] | None:
+    """Each AND group as (lower end, upper end) around the points it allows, or None when a group has a
+    "!=" or branch bound (they keep the comparison of versions.py)."""
+    out = []
+    for group in groups:
+        low, high = _BELOW, _ABOVE
+        for op, _, compare, bkey in group:
+            if compare is None:
+                return None
+            if op in _LOWER_END:
+                low = max(low, (bkey, _LOWER_END[op]))
+            if op in _UPPER_END:
+                high = min(high, (bkey, _UPPER_END[op]))
+        out.append((low, high))
+    return out

@@ -9,8 +9,9 @@ newest tag, then older REL branches, then newer REL branches, then development b
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +54,9 @@ def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
     if cand.ref_type == "bundled" or rel == line:
         return (0, 0)
     if cand.ref_type == "tag" and cand.ref:
-        try:
-            return (1, 0, _neg(parse_version(re.sub(r"^v", "", cand.ref))))
-        except ConstraintError:  # a tag that is no version ("2025-03-15"): newest commit first
-            return (1, 1, _NegStr(cand.commit_date or ""))
+        key = _tag_key(cand.ref)
+        # a tag that is no version ("2025-03-15"): newest commit first
+        return key if key is not None else (1, 1, _NegStr(cand.commit_date or ""))
     if rel is not None:
         try:
             if parse_version(rel) <= parse_version(line):
@@ -67,6 +67,15 @@ def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
     if cand.ref_type in ("branch", "tree"):
         return (4, 0)
     return (5, 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_key(tag: str) -> tuple[Any, ...] | None:
+    """A version tag's place among tags (the same tag names recur across extensions: parsed once)."""
+    try:
+        return (1, 0, _neg(parse_version(re.sub(r"^v", "", tag))))
+    except ConstraintError:
+        return None
 
 
 class _NegStr(str):
@@ -145,9 +154,11 @@ class BundleRules:
         return hit
 
 
-def dependencies(cand: Candidate) -> Iterator[tuple[str, str]]:
-    for deps in (cand.requires.extensions, cand.requires.skins):
-        yield from deps.items()
+def dependencies(cand: Candidate) -> Iterable[tuple[str, str]]:
+    req = cand.requires
+    if not req.skins:  # the usual case, without a generator (this runs for every ref of a large request)
+        return req.extensions.items()
+    return [*req.extensions.items(), *req.skins.items()]
 
 
 @dataclass(kw_only=True)
@@ -194,7 +205,9 @@ def build_problem(rules: BundleRules) -> Problem:
     for comp in bundle.components:
         solver.add_clause(var_domains[comp.name], ("bundle", comp.name))
     versions = [c.clean_version or "" for c in cands]
+    dep_versions = {name: rules.checker.versions_of([versions[v] for v in vars_]) for name, vars_ in var_domains.items()}
     memo: dict[tuple[str, str], list[int]] = {}
+    allowed_by, add = rules.checker.allowed, solver.add_dependency
     for var in range(1, len(cands)):
         for dep, constraint in dependencies(cands[var]):
             allowed = memo.get((dep, constraint))
@@ -202,6 +215,6 @@ def build_problem(rules: BundleRules) -> Problem:
                 # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match.
                 vars_ = var_domains[dep]
                 allowed = memo[(dep, constraint)] = vars_ if constraint.strip() == "*" else [
-                    v for v, ok in zip(vars_, rules.checker.allowed(constraint, [versions[v] for v in vars_])) if ok and versions[v]]
-            solver.add_dependency(var, number[dep], allowed, ("requires", var, dep, constraint))
+                    v for v, ok in zip(vars_, allowed_by(constraint, dep_versions[dep])) if ok and versions[v]]
+            add(var, number[dep], allowed, ("requires", var, dep, constraint))
     return Problem(solver=solver, names=names, cands=cands, domains=var_domains, by_name=rules.by_name)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -22,6 +23,16 @@ def test_snapshot_real_data(snapshots: Path) -> None:
     # Partial entries carry commits but no branch.
     assert any(c.ref is None and c.ref_type == "indexed-file-version" for c in cat.candidates("Arrays"))
     assert cat.kind_of("Vector") == "skin"
+
+
+def test_snapshot_values_are_complete(snapshots: Path) -> None:
+    """The snapshot reader builds Candidate and Requires without their __init__ (frozen_value): every field
+    is set, and each value equals the one the dataclass's own __init__ makes from the same fields."""
+    cands = list(load_catalog([str(snapshots)]).all())
+    for value in [*cands, *(c.requires for c in cands)]:
+        names = {f.name for f in dataclasses.fields(value)}  # type: ignore[arg-type]
+        assert set(vars(value)) == names, (value, set(vars(value)) ^ names)
+        assert vars(type(value)(**vars(value))) == vars(value)
 
 
 def write_ext(root: Path, name: str, manifest: dict[str, object], fname: str = "extension.json") -> Path:

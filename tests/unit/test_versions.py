@@ -116,6 +116,27 @@ def test_version_total_order() -> None:
         assert a < b and b > a and a <= b and a != b
 
 
+def test_sort_key_shortcut_equals_canonical_pieces() -> None:
+    """_sort_key takes "1.2.0.0" and "1.2.0.0-dev" without PHP's canonicalisation: the same keys."""
+    from mwrelease import versions
+
+    texts = [*ORDERED, "0", "007.1", "1.2.3.4-dev", "99999999999999999999999.1", "1.0.0.0-dev", "2025.03.01",
+             "1.2-dev", "1.2.0.0-alpha", "1.2.0.0-dev1", "1.2..3", ".1.2"]
+    rng = random.Random(13)
+    texts += [".".join(str(rng.choice([0, 1, 9, 10, 123])) for _ in range(rng.randint(1, 5))) + rng.choice(["", "-dev"])
+              for _ in range(200)]
+    shortcut = 0
+    for text in texts:
+        try:
+            normalized = versions.normalize(text)
+        except ConstraintError:
+            normalized = text  # the key of any text: the shortcut must agree there too
+        if versions._RE_PLAIN.fullmatch(normalized):  # noqa: SLF001
+            shortcut += 1
+        assert versions._sort_key(normalized) == (0, versions._canonical_pieces(normalized)), text  # noqa: SLF001
+    assert shortcut > 150
+
+
 def test_version_equality_and_hash_follow_normalization() -> None:
     assert parse_version("1.39") == parse_version("1.39.0") == parse_version("v1.39.0.0")
     assert len({parse_version("1.39"), parse_version("1.39.0"), parse_version("1.39.0.0")}) == 1
