@@ -35,7 +35,8 @@ def test_install_verify_upgrade_verify_rollback(engine: Engine, db: str) -> None
             network = dbc.peer_network_mode
             db_args = ["--db", db, "--db-server", "127.0.0.1", "--db-user", info.user, "--db-name", "wiki",
                        "--db-password-file", "/root/dbpw"]
-        c = stack.enter_context(engine.container(harness.OLD_IMAGE, network_mode=network, mem_limit="4g",
+        c = stack.enter_context(engine.container(harness.OLD_IMAGE, network_mode=network, mem_limit="6g",
+                                                 tmpfs={"/var/www": "size=3g"},  # as harness.admin_server
                                                  labels={"mwrelease.purpose": "install-test"}))
         s = AdminServer(c, channel, old_v, new_v)
         s.install_tools(wheelhouse)

@@ -121,9 +121,11 @@ def test_hostile_extensions_fail_only_their_own_cells(engine: Any, tmp_path: Pat
     assert place.status == "error" and "outside" in place.message and place.blame == ("MwrFixtureGood",), place
     assert not list(tmp_path.rglob("escaped.txt"))
 
-    # The host is unharmed: no process left behind, no disk eaten (others share this machine: loose bounds).
+    # The host is unharmed: no process left behind, no disk eaten. Other tests may run beside this one
+    # (pytest-xdist) and write artifacts meanwhile: loose bounds, still far below what an unbounded disk
+    # filler writes in its 40 s.
     assert _host_processes() < procs_before + 50
-    assert shutil.disk_usage(tmp_path).used - disk_before < 512 << 20
+    assert shutil.disk_usage(tmp_path).used - disk_before < 2 << 30
 
 
 def test_exec_output_is_capped_and_a_stuck_exec_meets_a_host_deadline(engine: Any, monkeypatch: Any) -> None:

@@ -14,35 +14,19 @@ import pytest
 # harness is tests/fixtures/upgrade/harness.py, on sys.path through tests/integration/conftest.py.
 from harness import assert_unchanged, assert_upgraded, envelope
 from mwrelease.runner.engine import Engine
-from tests.integration.helpers import need_images
+from tests.integration.helpers import admin_server, pristine_snapshot
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _server(engine: Engine, db: str) -> Iterator[Any]:
-    import harness
-
-    need_images(engine, harness.OLD_IMAGE, harness.NEW_IMAGE, *((harness.DB_IMAGE,) if db == "mariadb" else ()))
-    channel, old_v, new_v = harness.build_artifacts(engine)
-    wheelhouse = harness.build_wheelhouse()
-    yield from harness.admin_server(engine, wheelhouse, channel, old_v, new_v, db=db)
-
-
 @pytest.fixture(scope="module")
 def server(engine: Engine) -> Iterator[Any]:
-    yield from _server(engine, "sqlite")
+    yield from admin_server(engine, "sqlite")
 
 
 @pytest.fixture(scope="module")
 def pristine(server: Any) -> dict[str, Any]:
-    server.reset()
-    snap: dict[str, Any] = server.snapshot()
-    assert snap["version"] == server.old_v
-    assert len(snap["pages"]) >= 3 and sum(len(r) for r in snap["pages"].values()) >= 9
-    assert "Alice" in snap["users"] and "Mwr-test-1.png" in snap["files"]
-    assert "MwrTestKeep" in snap["extensions"]
-    assert all("MWRKEEP-OK" in m and "PF-OK" in m for t, m in snap["rendered"].items() if t.startswith("Test page"))
-    return snap
+    return pristine_snapshot(server)
 
 
 def test_upgrade_1_39_to_1_43_keeps_everything(server: Any, pristine: dict[str, Any]) -> None:
@@ -114,19 +98,6 @@ def test_unreachable_channel_changes_nothing(server: Any, pristine: dict[str, An
     assert_unchanged(server, pristine)
 
 
-@pytest.mark.parametrize("step", ["download", "unpack", "readonly", "backup", "stage", "update", "switch",
-                                  "switch-between-renames", "health", "live"])
-def test_killed_upgrade_is_rolled_back_by_next_run(server: Any, pristine: dict[str, Any], step: str) -> None:
-    server.reset()
-    r = server.upgrade(env={"MWRELEASE_FAULT_KILL_AT": step})
-    assert r.exit_code in (137, -9), r.output[-3000:]  # SIGKILL: no cleanup ran
-    assert server.sh("test -f /var/lib/mwrelease/*/journal.json", check=False).exit_code == 0
-    rb = server.rollback()
-    assert rb.exit_code == 0, rb.output[-3000:]
-    assert envelope(rb)["data"]["stopped_at"] == ("switch" if step.startswith("switch") else step)
-    assert_unchanged(server, pristine)
-
-
 def test_full_disk_is_refused(server: Any, pristine: dict[str, Any]) -> None:
     server.reset()
     r = server.upgrade("--state-dir", "/mnt/tiny")  # a 32 MB tmpfs: the download alone is 71 MB
@@ -139,7 +110,7 @@ def test_full_disk_is_refused(server: Any, pristine: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def maria(engine: Engine) -> Iterator[Any]:
-    yield from _server(engine, "mariadb")
+    yield from admin_server(engine, "mariadb")
 
 
 def test_mariadb_upgrade_and_update_failure(maria: Any) -> None:
