@@ -69,23 +69,41 @@ def test(target: Path, cores: tuple[str, ...], php: tuple[str, ...], dbs: tuple[
             f"{c.id:<48} {c.status}" + "".join(f"\n    {r.message}" for r in c.reasons) for c in cells))
     # (--plan-only lists every reason; the run's summary shows the first three.)
 
+    from mwrelease.fsutil import write_atomic
     from mwrelease.runner.engine import Engine
-    from mwrelease.runner.results import junit_xml
+    from mwrelease.runner.results import CellResult, Results, junit_xml, lock_summary, now_iso
 
     engine = Engine.connect()
     options = CellOptions(keep=keep, update_timeout=update_timeout,
                           snapshot_dir=None if no_snapshots else default_snapshot_dir())
     from mwrelease.cli.progress import Progress, session_callbacks
 
+    def write(res: Results) -> None:
+        if results_path:
+            res.dump(results_path)
+        if junit_path:
+            write_atomic(junit_path, junit_xml(res))
+
+    # The files are written as each cell finishes (with an empty "finished" stamp until the run is complete),
+    # so a wrong path fails at the first cell and an interrupted run keeps what it learnt.
+    done: list[CellResult] = []
+    partial = Results(cells=(), locks=(lock_summary(cells[0]),) if cells else (), started=now_iso(),
+                      generated_by=f"mwrelease {__version__}")
     with Progress("cells", total=len(cells)) as progress:
+        callbacks = session_callbacks(progress, jobs)
+        report = callbacks["on_cell"]
+
+        def on_cell(r: CellResult) -> None:
+            report(r)
+            done.append(r)
+            write(stamp(replace(partial, cells=tuple(done)), shard))
+
+        callbacks["on_cell"] = on_cell
         outcome = run_session(session, engine, jobs=jobs, options=options, generated_by=f"mwrelease {__version__}",
-                              **session_callbacks(progress, jobs))
+                              **callbacks)
     res = stamp(outcome.results, shard)
     results = outcome.cells
-    if results_path:
-        res.dump(results_path)
-    if junit_path:
-        junit_path.write_text(junit_xml(res))
+    write(res)
 
     def text() -> str:
         out = []

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwrelease.errors import ConfigError
-from mwrelease.jsonfile import read_json
-from mwrelease.jsonfile import canonical_json
+from mwrelease.fsutil import write_atomic
+from mwrelease.jsonfile import canonical_json, read_json
 from mwrelease.runner.plan import Cell
 
 RESULTS_FORMAT = "mwrelease.results/1"
@@ -178,7 +178,8 @@ class Results:
         return hashlib.sha256(canonical_json(self.to_json())).hexdigest()
 
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        """Atomically: a reader (or a run killed mid-write) never sees half a file."""
+        write_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, origin: str = "results") -> Results:
