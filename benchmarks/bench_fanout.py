@@ -5,8 +5,7 @@ and whether the merged verdicts equal the single run's.
 
     python benchmarks/bench_fanout.py [--runners 2]
 
-The lock: ParserFunctions (bundled, a smoke check) and a fixture extension, isolated (one cell per
-component), on 1.39 and 1.43 x SQLite and MariaDB... trimmed to the first 6 runnable cells of the plan.
+The lock: a fixture extension with a smoke check, on 1.39 and 1.43 x SQLite, MariaDB and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,15 +29,12 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def lock() -> Lock:
-    pf = LockedComponent(name="ParserFunctions", kind="extension", ref=None, ref_type="bundled", commit=None,
-                         version=None, source=Source(type="bundled"), catalog="image",
-                         requires={"MediaWiki": ">= 1.39"},
-                         smoke=(SmokeCheck(name="expr", wikitext="{{#expr: 6*7}}", expect="42"),))
     good = LockedComponent(name="MwrFixtureGood", kind="extension", ref=None, ref_type="tree", commit=None,
                            version="1.0.0", source=Source(type="path", path=str(FIXTURES / "extensions" / "MwrFixtureGood")),
-                           catalog="tree", requires={"MediaWiki": ">= 1.39.0"})
+                           catalog="tree", requires={"MediaWiki": ">= 1.39.0"},
+                           smoke=(SmokeCheck(name="good", wikitext="{{#mwrgood:x}}", expect="good:x"),))
     return Lock(bundle="fanout-bench", flavor="fixture", core_version="1.43.0", core_line="1.43", php=(),
-                databases=("sqlite", "mariadb"), components=(pf, good))
+                databases=("sqlite", "mariadb", "postgres"), components=(good,))
 
 
 def mwrelease(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +53,7 @@ def main() -> None:
         work = Path(tmp)
         path = work / "fanout.lock"
         lock().dump(path)
-        opts = ["--isolate", "--core", "1.39,1.43", "--db", "sqlite,mariadb"]
+        opts = ["--core", "1.39,1.43", "--db", "sqlite,mariadb,postgres"]
         plan = json.loads(mwrelease("test", str(path), *opts, "--plan-only", "--json").stdout)["data"]["matrix"]
         cells = [m["cell"] for m in plan][:6]
         print(f"{len(cells)} cells: {', '.join(cells)}")
@@ -87,6 +83,9 @@ def main() -> None:
         print(f"{len(cells)} `--cell` processes, {args.runners} at a time, + merge: {fanned:6.1f} s "
               f"(exits {sorted(set(codes))}, merge {merge.returncode})")
         print(f"ratio fan-out / single: {fanned / single:.2f}; same verdicts and checks: {same}")
+        for c in Results.load(work / "one.json").cells:
+            bad = [f"{k.name}: {k.message[:120]}" for k in c.checks if k.status in ("failed", "error")]
+            print(f"  {c.id}: {c.status} {c.duration:.1f} s" + (f"  ({'; '.join(bad)})" if bad else ""))
 
 
 if __name__ == "__main__":
