@@ -21,8 +21,9 @@ class CiGroup(click.Group):
 
 @click.group("ci", cls=CiGroup)
 def ci() -> None:
-    """Compatibility CI: test an extension checkout (`mwrelease ci [PATH]`), or write a CI workflow that
-    fans a lock's cells out over the CI's runners (`mwrelease ci init --github|--gitlab`)."""
+    """Compatibility CI: test an extension checkout (`mwrelease ci [PATH]`, short for `mwrelease ci run
+    [PATH]`: see `mwrelease ci run --help` for its options), or write a CI workflow that fans a lock's cells
+    out over the CI's runners (`mwrelease ci init --github|--gitlab`)."""
 
 
 @ci.command("init")
@@ -81,7 +82,7 @@ def gitlab_cells(plan_file: Path, output: Path, install: str) -> Result:
                   text=f"wrote {output} ({len(plan['matrix'])} cell job(s))")
 
 
-@ci.command("run", hidden=True)
+@ci.command("run")
 @click.argument("path", default=".", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--line", "lines", multiple=True, callback=csv_callback, metavar="LINE",
               help="MediaWiki lines to test, comma-separated or repeated (default: every line with an image that requires.MediaWiki admits).")
