@@ -139,10 +139,8 @@ class CellSession:
                 self.add(CheckResult(name=name, status="skipped", message=f"skipped: {self.failed} failed"))
         if self.failed and self.container is not None and self.failed not in ("image", "container"):
             self.attach_logs(self.container)
-        facts = self.facts
-        return CellResult.for_cell(cell, self.checks, image=self.image_tag or None,
-                                   mediawiki_version=str(facts.get("mediawiki_version") or "") or None,
-                                   php_version=str(facts.get("php_version") or "") or None,
+        facts = {k: str(self.facts.get(k) or "") or None for k in ("mediawiki_version", "php_version")}
+        return CellResult.for_cell(cell, self.checks, image=self.image_tag or None, **facts,
                                    duration=time.monotonic() - started, timings=self.timings, warm=self.warm)
 
     # --- bookkeeping --------------------------------------------------------------------------
@@ -267,9 +265,10 @@ class CellSession:
         text = local_settings_text(self.cell)
         disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
-        container.exec(["mkdir", "-p", "/var/lib/mwtest/cache", "/var/log/mwtest"], timeout=10, quiet=True).check()
-        lint = container.exec(["php", "-l", wiki.local_settings], timeout=30, quiet=True)
-        if not lint.ok:
+        # One exec (a round trip to the engine each): the directories (exit 99 when they fail), then the lint.
+        lint = container.exec(["sh", "-c", 'mkdir -p /var/lib/mwtest/cache /var/log/mwtest || exit 99; exec php -l "$1"',
+                               "sh", wiki.local_settings], timeout=30, quiet=True)
+        if not (lint.check() if lint.exit_code == 99 else lint).ok:
             return "failed", "LocalSettings.php does not parse", lint.output
         return "passed", f"{len(self.cell.loaded)} load lines", text
 

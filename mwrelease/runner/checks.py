@@ -24,7 +24,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mwrelease.errors import EngineError
@@ -89,8 +89,8 @@ echo json_encode($out, JSON_UNESCAPED_SLASHES);
 
 
 def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedComponent]) -> dict[str, ComponentManifest]:
-    container.put_files("/usr/local/share/mwrelease", {"manifests.php": MANIFEST_PHP.encode()})
-    args = ["php", "/usr/local/share/mwrelease/manifests.php", wiki.path]
+    # php -r: the script as an argument, not a file copied in first (one exec instead of two).
+    args = ["php", "-r", MANIFEST_PHP.removeprefix("<?php\n"), "--", wiki.path]
     for c in comps:
         args += [c.name, c.kind]
     r = container.exec(args, timeout=60, quiet=True).check()
@@ -194,24 +194,52 @@ def check_special_version(ctx: CheckContext) -> CheckResult:
     return timed("special-version", body, blamer=ctx.blamer)
 
 
+def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Callable[[int], mw.HttpAnswer]:
+    """The answers of ``requests`` (curl arguments) from one exec; the engine's failure, if any, is raised
+    by each lookup, so that every check that needed an answer reports it (as ``timed`` does)."""
+    try:
+        answers = mw.http_many(ctx.container, requests, timeout=ctx.timeout, max_bytes=HTTP_MAX_BYTES)
+    except EngineError as exc:
+        failure = exc
+
+        def broken(i: int) -> mw.HttpAnswer:
+            raise failure
+        return broken
+    return answers.__getitem__
+
+
 def check_smoke(ctx: CheckContext) -> list[CheckResult]:
+    """One action=parse per smoke check, all sent in one exec."""
+    todo = [(c, smoke) for c in ctx.loaded() for smoke in c.smoke]
+    jar = ["-b", mw.COOKIE_JAR, "-c", mw.COOKIE_JAR]
+    answer = fetch_all(ctx, [[*jar, "--data", urllib.parse.urlencode(mw.api_query(
+        {"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext", "title": "Smoke test",
+         "prop": "text", "disablelimitreport": True})), f"{ctx.wiki.server}/api.php"] for _, smoke in todo])
     out = []
-    for c in ctx.loaded():
-        for smoke in c.smoke:
-            def body(smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
-                try:
-                    r = mw.api(ctx.container, {"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext",
-                                               "title": "Smoke test", "prop": "text", "disablelimitreport": True},
-                               post=True, server=ctx.wiki.server, timeout=ctx.timeout)
-                except EngineError as exc:
-                    return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
-                html = str(r.get("parse", {}).get("text", ""))
-                if smoke.expect in html:
-                    return "passed", f"found {smoke.expect!r}", ""
-                return ("failed", f"expected {smoke.expect!r} in the parsed HTML of {smoke.wikitext!r}",
-                        f"wikitext: {smoke.wikitext}\nHTML:\n{html}")
-            out.append(timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, blamer=ctx.blamer))
+    for i, (c, smoke) in enumerate(todo):
+        def body(i: int = i, smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
+            a = answer(i)
+            try:
+                if not a.status:
+                    raise mw.ApiError(f"api.php request failed: {a.error}")
+                r = mw.decode_api(a.body)
+            except EngineError as exc:
+                return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
+            html = str(r.get("parse", {}).get("text", ""))
+            if smoke.expect in html:
+                return "passed", f"found {smoke.expect!r}", ""
+            return ("failed", f"expected {smoke.expect!r} in the parsed HTML of {smoke.wikitext!r}",
+                    f"wikitext: {smoke.wikitext}\nHTML:\n{html}")
+        r = timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, blamer=ctx.blamer)
+        out.append(replace(r, duration=r.duration + _seconds(answer, [i])))
     return out
+
+
+def _seconds(answer: Callable[[int], mw.HttpAnswer], which: Sequence[int]) -> float:
+    try:
+        return sum(answer(i).seconds for i in which)
+    except EngineError:
+        return 0.0
 
 
 def check_edit(ctx: CheckContext) -> CheckResult:
@@ -234,50 +262,54 @@ def check_edit(ctx: CheckContext) -> CheckResult:
     return timed("edit-readback", body, blamer=ctx.blamer)
 
 
-def check_load_php(ctx: CheckContext, *, batch: int = 40, parallel: int = 1) -> list[CheckResult]:
+def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
+    """The startup module, then every module of each component (``batch`` to a request); all the
+    requests go in one exec, one after the other: php -S runs 4 workers, but the requests are
+    CPU-bound (LESS, minification) and the cell has one CPU."""
     base = f"{ctx.wiki.server}/load.php"
-
-    def startup() -> tuple[CheckStatus, str, str]:
-        code, body = http_get(ctx.container, f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en",
-                              timeout=ctx.timeout)
-        if code != 200:
-            return "failed", f"load.php?modules=startup answered HTTP {code}", body
-        problem = rl_problem(body)
-        if problem:
-            return "failed", "the startup module reports an error", problem
-        return "passed", f"{len(body)} bytes", ""
-
-    out = [timed("load.php:startup", startup, blamer=ctx.blamer)]
-    jobs = []
+    urls = [f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en"]
+    groups: list[tuple[LockedComponent, int, list[tuple[int, str]]]] = []
     for c in ctx.loaded():
         mods = ctx.manifests[c.name].modules if c.name in ctx.manifests else ()
         if not mods:
             continue
+        chunks = []
+        for i in range(0, len(mods), batch):
+            chunk = "|".join(mods[i:i + batch])
+            urls.append(f"{base}?" + urllib.parse.urlencode({"modules": chunk, "skin": "vector", "lang": "en",
+                                                             "debug": "false"}))
+            chunks.append((len(urls) - 1, chunk))
+        groups.append((c, len(mods), chunks))
+    answer = fetch_all(ctx, [[u] for u in urls])
 
-        def body(c: LockedComponent = c, mods: tuple[str, ...] = mods) -> tuple[CheckStatus, str, str]:
+    def startup() -> tuple[CheckStatus, str, str]:
+        a = answer(0)
+        if a.status != 200:
+            return "failed", f"load.php?modules=startup answered HTTP {a.status}", a.body or a.error
+        problem = rl_problem(a.body)
+        if problem:
+            return "failed", "the startup module reports an error", problem
+        return "passed", f"{len(a.body)} bytes", ""
+
+    r = timed("load.php:startup", startup, blamer=ctx.blamer)
+    out = [replace(r, duration=r.duration + _seconds(answer, [0]))]
+    for c, count, chunks in groups:
+        def body(c: LockedComponent = c, count: int = count,
+                 chunks: list[tuple[int, str]] = chunks) -> tuple[CheckStatus, str, str]:
             bad: list[str] = []
-            for i in range(0, len(mods), batch):
-                chunk = mods[i:i + batch]
-                q = urllib.parse.urlencode({"modules": "|".join(chunk), "skin": "vector", "lang": "en",
-                                            "debug": "false"})
-                code, text = http_get(ctx.container, f"{base}?{q}", timeout=ctx.timeout)
-                if code != 200:
-                    bad.append(f"HTTP {code} for {'|'.join(chunk)}:\n{text[:2000]}")
+            for i, chunk in chunks:
+                a = answer(i)
+                if a.status != 200:
+                    bad.append(f"HTTP {a.status} for {chunk}:\n{(a.body or a.error)[:2000]}")
                     continue
-                problem = rl_problem(text)
+                problem = rl_problem(a.body)
                 if problem:
                     bad.append(problem)
             if bad:
                 return "failed", f"load.php reports errors for {c.name}'s modules", "\n---\n".join(bad)
-            return "passed", f"{len(mods)} modules", ""
-        jobs.append((f"load.php:{c.name}", body, c.name))
-    # php -S runs 4 workers, but the requests are CPU-bound (LESS, minification): on a 2-core runner
-    # parallel=4 was slower (13.2 s vs 10.9 s of checks) than one at a time. Results keep bundle order.
-    from concurrent.futures import ThreadPoolExecutor
-
-    blamer = ctx.blamer
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        out += list(pool.map(lambda j: timed(j[0], j[1], component=j[2], blamer=blamer), jobs))
+            return "passed", f"{count} modules", ""
+        r = timed(f"load.php:{c.name}", body, component=c.name, blamer=ctx.blamer)
+        out.append(replace(r, duration=r.duration + _seconds(answer, [i for i, _ in chunks])))
     return out
 
 
