@@ -108,20 +108,9 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
     return out
 
 
+# What is kept of an answer (load.php of a big bundle is several MiB): more than the 1 MiB kept of
+# other commands' output, still bounded.
 HTTP_MAX_BYTES = 64 << 20
-
-
-def http_get(container: Container, url: str, *, timeout: float) -> tuple[int, str]:
-    """GET inside the container; (HTTP status, body). Status 0: no answer (timeout, connection refused)."""
-    marker = "\n@@mwrelease-http-status@@"
-    # Our own curl reading MediaWiki's answer (load.php of a big bundle is several MiB): a larger cap than
-    # the 1 MiB kept of other commands' output, still bounded.
-    r = container.exec(["curl", "-sS", "--max-time", f"{timeout:g}", "-w", marker + "%{http_code}", url],
-                       timeout=timeout + 15, quiet=True, max_output=HTTP_MAX_BYTES)
-    body, _, code = r.stdout.rpartition(marker)
-    if not _:
-        return 0, r.output
-    return int(code or 0), body
 
 
 def read_logs(container: Container, paths: Sequence[str] = ERROR_LOGS) -> dict[str, str]:
@@ -140,19 +129,30 @@ def read_logs(container: Container, paths: Sequence[str] = ERROR_LOGS) -> dict[s
 
 # --- the checks -----------------------------------------------------------------------------
 
-def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
-    """One check per loaded component, from a single siteinfo request."""
+Answers = Callable[[int], mw.HttpAnswer]  # the i-th answer of a ``fetch_all``
+
+
+def siteinfo_request(ctx: CheckContext) -> list[str]:
+    query = mw.api_query({"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"})
+    return ["-b", mw.COOKIE_JAR, "-c", mw.COOKIE_JAR, f"{ctx.wiki.server}/api.php?{urllib.parse.urlencode(query)}"]
+
+
+def check_siteinfo(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
+    """One check per loaded component, from a single siteinfo request (the ``at``-th of ``answer``)."""
     start = time.monotonic()
+    answer = answer or fetch_all(ctx, [siteinfo_request(ctx)])
     try:
-        info = mw.api(ctx.container, {"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"},
-                      server=ctx.wiki.server, timeout=ctx.timeout)["query"]
+        a = answer(at)
+        if not a.status:
+            raise mw.ApiError(f"api.php request failed: {a.error}")
+        info = mw.decode_api(a.body)["query"]
     except EngineError as exc:
         log = exc.message + "\n" + "\n".join(exc.details)
         return [CheckResult(name=f"siteinfo:{c.name}", status="error" if "internal_api_error" not in log else "failed",
                             duration=time.monotonic() - start, message=f"siteinfo request failed: {exc.message}",
                             log=excerpt(log), component=c.name,
                             blame=(ctx.blamer.culprit(log) or c.name,)) for c in ctx.loaded()]
-    elapsed = (time.monotonic() - start) / max(1, len(ctx.loaded()))
+    elapsed = (time.monotonic() - start + a.seconds) / max(1, len(ctx.loaded()))
     exts = {str(e.get("name")): e for e in info.get("extensions", [])}
     skins = {str(s.get("code")): s for s in info.get("skins", [])}
     out = []
@@ -179,9 +179,16 @@ def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def check_special_version(ctx: CheckContext) -> CheckResult:
+def special_version_request(ctx: CheckContext) -> list[str]:
+    return [f"{ctx.wiki.server}/index.php?title=Special:Version"]
+
+
+def check_special_version(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> CheckResult:
+    answer = answer or fetch_all(ctx, [special_version_request(ctx)])
+
     def body() -> tuple[CheckStatus, str, str]:
-        code, html = http_get(ctx.container, f"{ctx.wiki.server}/index.php?title=Special:Version", timeout=ctx.timeout)
+        a = answer(at)
+        code, html = a.status, a.body or a.error
         if code != 200:
             return "failed", f"Special:Version answered HTTP {code}", strip_html(html)
         if "sv-software" not in html:
@@ -191,10 +198,11 @@ def check_special_version(ctx: CheckContext) -> CheckResult:
         if missing:
             return "failed", f"Special:Version does not credit {', '.join(missing)}", strip_html(html)
         return "passed", f"{len(html)} bytes", ""
-    return timed("special-version", body, blamer=ctx.blamer)
+    r = timed("special-version", body, blamer=ctx.blamer)
+    return replace(r, duration=r.duration + _seconds(answer, [at]))
 
 
-def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Callable[[int], mw.HttpAnswer]:
+def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Answers:
     """The answers of ``requests`` (curl arguments) from one exec; the engine's failure, if any, is raised
     by each lookup, so that every check that needed an answer reports it (as ``timed`` does)."""
     try:
@@ -208,15 +216,20 @@ def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Callable[
     return answers.__getitem__
 
 
-def check_smoke(ctx: CheckContext) -> list[CheckResult]:
-    """One action=parse per smoke check, all sent in one exec."""
-    todo = [(c, smoke) for c in ctx.loaded() for smoke in c.smoke]
+def smoke_requests(ctx: CheckContext) -> list[list[str]]:
     jar = ["-b", mw.COOKIE_JAR, "-c", mw.COOKIE_JAR]
-    answer = fetch_all(ctx, [[*jar, "--data", urllib.parse.urlencode(mw.api_query(
+    return [[*jar, "--data", urllib.parse.urlencode(mw.api_query(
         {"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext", "title": "Smoke test",
-         "prop": "text", "disablelimitreport": True})), f"{ctx.wiki.server}/api.php"] for _, smoke in todo])
+         "prop": "text", "disablelimitreport": True})), f"{ctx.wiki.server}/api.php"]
+        for c in ctx.loaded() for smoke in c.smoke]
+
+
+def check_smoke(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
+    """One action=parse per smoke check (from the ``at``-th answer on)."""
+    todo = [(c, smoke) for c in ctx.loaded() for smoke in c.smoke]
+    answer = answer or fetch_all(ctx, smoke_requests(ctx))
     out = []
-    for i, (c, smoke) in enumerate(todo):
+    for i, (c, smoke) in enumerate(todo, start=at):
         def body(i: int = i, smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
             a = answer(i)
             try:
@@ -235,7 +248,7 @@ def check_smoke(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def _seconds(answer: Callable[[int], mw.HttpAnswer], which: Sequence[int]) -> float:
+def _seconds(answer: Answers, which: Sequence[int]) -> float:
     try:
         return sum(answer(i).seconds for i in which)
     except EngineError:
@@ -358,9 +371,11 @@ def run_checks(ctx: CheckContext, *, on_check: Callable[[CheckResult], None] | N
             if on_check:
                 on_check(r)
 
-    add(check_siteinfo(ctx))
-    add(check_special_version(ctx))
-    add(check_smoke(ctx))
+    # The requests of the first three checks in one exec (a round trip to the engine each).
+    answer = fetch_all(ctx, [siteinfo_request(ctx), special_version_request(ctx), *smoke_requests(ctx)])
+    add(check_siteinfo(ctx, answer, 0))
+    add(check_special_version(ctx, answer, 1))
+    add(check_smoke(ctx, answer, 2))
     add(check_edit(ctx))
     add(check_load_php(ctx))
     add(check_php_errors(ctx))  # last: it reads what every earlier request logged
