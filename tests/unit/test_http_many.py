@@ -60,10 +60,10 @@ class _HostShell:
 
 
 def test_answers_in_order_with_status_body_and_time(server: str) -> None:
-    shell = _HostShell()
+    shell: Any = _HostShell()
     answers = mw.http_many(shell, [[f"{server}/a?x=1&y=2"], [f"{server}/missing"], ["--data", "k=v", f"{server}/p"],
-                                   [f"{server}/b"]], timeout=10)  # type: ignore[arg-type]
-    assert shell.calls == 1
+                                   [f"{server}/b"]], timeout=10)
+    assert shell.calls == 1  # one exec for the four requests
     assert [a.status for a in answers] == [200, 404, 200, 200]
     assert answers[0].body == "GET /a?x=1&y=2\nsecond line without a final newline"
     assert answers[1].body.startswith("GET /missing")
@@ -73,8 +73,9 @@ def test_answers_in_order_with_status_body_and_time(server: str) -> None:
 
 
 def test_no_answer_is_status_0_with_curl_message(server: str) -> None:
-    answers = mw.http_many(_HostShell(), [["http://127.0.0.1:9/nothing-listens"], [f"{server}/after"]],
-                           timeout=5)  # type: ignore[arg-type]
+    host: Any = _HostShell()
+    answers = mw.http_many(host, [["http://127.0.0.1:9/nothing-listens"], [f"{server}/after"]],
+                           timeout=5)
     assert answers[0].status == 0 and answers[0].body == ""
     assert "curl" in answers[0].error.lower() or "connect" in answers[0].error.lower()
     assert answers[1].status == 200 and answers[1].body.startswith("GET /after")
@@ -85,7 +86,8 @@ def test_answers_missing_from_a_killed_exec_are_status_0() -> None:
         def exec(self, cmd: str, **kw: Any) -> ExecResult:
             return ExecResult(exit_code=-1, output="[mwrelease: killed]", stdout="", duration=1.0, killed=True)
 
-    answers = mw.http_many(Killed(), [["http://x/1"], ["http://x/2"]], timeout=1)  # type: ignore[arg-type]
+    killed: Any = Killed()
+    answers = mw.http_many(killed, [["http://x/1"], ["http://x/2"]], timeout=1)
     assert [(a.status, a.body) for a in answers] == [(0, ""), (0, "")]
     assert "killed" in answers[1].error
-    assert mw.http_many(Killed(), [], timeout=1) == []  # type: ignore[arg-type]
+    assert mw.http_many(killed, [], timeout=1) == []
