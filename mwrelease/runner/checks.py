@@ -133,8 +133,8 @@ Answers = Callable[[int], mw.HttpAnswer]  # the i-th answer of a ``fetch_all``
 
 
 def siteinfo_request(ctx: CheckContext) -> list[str]:
-    query = mw.api_query({"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"})
-    return ["-b", mw.COOKIE_JAR, "-c", mw.COOKIE_JAR, f"{ctx.wiki.server}/api.php?{urllib.parse.urlencode(query)}"]
+    return mw.api_request({"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"},
+                          server=ctx.wiki.server)
 
 
 def check_siteinfo(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
@@ -143,9 +143,7 @@ def check_siteinfo(ctx: CheckContext, answer: Answers | None = None, at: int = 0
     answer = answer or fetch_all(ctx, [siteinfo_request(ctx)])
     try:
         a = answer(at)
-        if not a.status:
-            raise mw.ApiError(f"api.php request failed: {a.error}")
-        info = mw.decode_api(a.body)["query"]
+        info = mw.api_answer(a)["query"]
     except EngineError as exc:
         log = exc.message + "\n" + "\n".join(exc.details)
         return [CheckResult(name=f"siteinfo:{c.name}", status="error" if "internal_api_error" not in log else "failed",
@@ -217,11 +215,9 @@ def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Answers:
 
 
 def smoke_requests(ctx: CheckContext) -> list[list[str]]:
-    jar = ["-b", mw.COOKIE_JAR, "-c", mw.COOKIE_JAR]
-    return [[*jar, "--data", urllib.parse.urlencode(mw.api_query(
-        {"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext", "title": "Smoke test",
-         "prop": "text", "disablelimitreport": True})), f"{ctx.wiki.server}/api.php"]
-        for c in ctx.loaded() for smoke in c.smoke]
+    return [mw.api_request({"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext",
+                            "title": "Smoke test", "prop": "text", "disablelimitreport": True},
+                           server=ctx.wiki.server, post=True) for c in ctx.loaded() for smoke in c.smoke]
 
 
 def check_smoke(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
@@ -233,9 +229,7 @@ def check_smoke(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -
         def body(i: int = i, smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
             a = answer(i)
             try:
-                if not a.status:
-                    raise mw.ApiError(f"api.php request failed: {a.error}")
-                r = mw.decode_api(a.body)
+                r = mw.api_answer(a)
             except EngineError as exc:
                 return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
             html = str(r.get("parse", {}).get("text", ""))
@@ -259,14 +253,26 @@ def check_edit(ctx: CheckContext) -> CheckResult:
     def body() -> tuple[CheckStatus, str, str]:
         title = "Mwrelease edit check"
         text = f"Edited by the mwrelease edit check {uuid.uuid4().hex}.\n\n== Section ==\n[[Main Page]]"
-        mw.login(ctx.container, ctx.wiki)
-        token = mw.csrf_token(ctx.container, ctx.wiki)
-        r = mw.api(ctx.container, {"action": "edit", "title": title, "text": text, "summary": "mwrelease",
-                                   "token": token}, post=True, server=ctx.wiki.server, timeout=ctx.timeout)
+        server, wiki = ctx.wiki.server, ctx.wiki
+        # Five requests in three execs: each exec waits for the answer the next request needs (a token).
+        tok = mw.api(ctx.container, {"action": "query", "meta": "tokens", "type": "login"}, server=server,
+                     timeout=ctx.timeout)["query"]["tokens"]["logintoken"]
+        login, csrf = mw.http_many(ctx.container, [
+            mw.api_request({"action": "login", "lgname": wiki.admin_user, "lgpassword": wiki.admin_password,
+                            "lgtoken": tok}, server=server, post=True),
+            mw.api_request({"action": "query", "meta": "tokens"}, server=server)], timeout=ctx.timeout)
+        if mw.api_answer(login).get("login", {}).get("result") != "Success":
+            raise mw.ApiError(f"login as {wiki.admin_user} failed: {mw.api_answer(login).get('login')}")
+        token = str(mw.api_answer(csrf)["query"]["tokens"]["csrftoken"])
+        edit, readback = mw.http_many(ctx.container, [
+            mw.api_request({"action": "edit", "title": title, "text": text, "summary": "mwrelease", "token": token},
+                           server=server, post=True),
+            mw.api_request({"action": "query", "prop": "revisions", "titles": title, "rvprop": "content",
+                            "rvslots": "main"}, server=server)], timeout=ctx.timeout)
+        r = mw.api_answer(edit)
         if r.get("edit", {}).get("result") != "Success":
             return "failed", f"the edit was refused: {json.dumps(r.get('edit'))}", json.dumps(r)
-        back = mw.api(ctx.container, {"action": "query", "prop": "revisions", "titles": title, "rvprop": "content",
-                                      "rvslots": "main"}, server=ctx.wiki.server, timeout=ctx.timeout)
+        back = mw.api_answer(readback)
         pages = back.get("query", {}).get("pages", [])
         got = pages[0]["revisions"][0]["slots"]["main"]["content"] if pages and "revisions" in pages[0] else None
         if got != text:

@@ -250,6 +250,21 @@ def api_query(params: Mapping[str, str | int | bool]) -> dict[str, str]:
     return query
 
 
+def api_request(params: Mapping[str, str | int | bool], *, server: str = DEFAULT_SERVER,
+                post: bool = False) -> list[str]:
+    """curl's arguments for an api.php request with the cookie jar (for ``http_many``; ``api`` makes its own)."""
+    body = urllib.parse.urlencode(api_query(params))
+    jar = ["-b", COOKIE_JAR, "-c", COOKIE_JAR]
+    return [*jar, "--data", body, f"{server}/api.php"] if post else [*jar, f"{server}/api.php?{body}"]
+
+
+def api_answer(answer: HttpAnswer) -> dict[str, Any]:
+    """An ``http_many`` answer of api.php as ``api`` returns it (ApiError when there is none, or an error)."""
+    if not answer.status:
+        raise ApiError(f"api.php request failed: {answer.error}")
+    return decode_api(answer.body)
+
+
 def decode_api(text: str) -> dict[str, Any]:
     """api.php's answer as JSON; ApiError when it is not JSON or holds an ``error``."""
     try:
