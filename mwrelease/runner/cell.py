@@ -207,7 +207,7 @@ class CellSession:
         self.sandbox = self.sandbox_for() if options.sandbox else None
         self.container = self.stack.enter_context(self.engine.container(
             self.image_tag, network_mode=self.network_mode, keep=options.keep, mem_limit=options.mem_limit,
-            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP, limits=self.sandbox,
+            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP, limits=self.sandbox, env=mw.PHP_ENV,
             labels={"mwrelease.cell": self.cell.id, "mwrelease.role": "wiki"}))
         self.facts = mw.image_facts(self.container)
         facts = self.facts
@@ -265,9 +265,9 @@ class CellSession:
         text = local_settings_text(self.cell)
         disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
-        # One exec (a round trip to the engine each): the directories (exit 99 when they fail), then the lint.
-        lint = container.exec(["sh", "-c", 'mkdir -p /var/lib/mwtest/cache /var/log/mwtest || exit 99; exec php -l "$1"',
-                               "sh", wiki.local_settings], timeout=30, quiet=True)
+        # One exec (a round trip to the engine each): directories and PHP's settings (exit 99: failed), the lint.
+        lint = container.exec(["sh", "-c", mw.PREPARE_PHP + ' || exit 99; exec php -l "$1"', "sh", wiki.local_settings,
+                               mw.php_ini(self.facts.get("php_version"))], timeout=30, quiet=True)
         if not (lint.check() if lint.exit_code == 99 else lint).ok:
             return "failed", "LocalSettings.php does not parse", lint.output
         return "passed", f"{len(self.cell.loaded)} load lines", text

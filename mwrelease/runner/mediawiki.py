@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 import urllib.parse
 import uuid
@@ -208,6 +209,23 @@ def append_local_settings(container: Container, wiki: Wiki, php_text: str) -> No
     current = container.get_file(wiki.local_settings).decode()
     directory, _, name = wiki.local_settings.rpartition("/")
     container.put_files(directory, {name: (current.rstrip("\n") + "\n\n" + php_text.strip("\n") + "\n").encode()})
+
+
+# A cell's PHP processes share compiled code: update.php fills opcache's file cache, php -S's first request
+# reads it instead of compiling (1.3-1.7 s -> 0.35-0.4 s). Changed files are compiled again (timestamps), and
+# compile-time warnings are replayed from the cache (record_warnings, PHP 8.1+; older PHP: none of this).
+# PHP_ENV (":" first keeps PHP's own scan dir) reads the settings PREPARE_PHP writes (``php_ini``).
+PHP_INI_DIR = "/var/lib/mwtest/php.d"
+OPCACHE_DIR = "/var/lib/mwtest/opcache"
+PHP_ENV = {"PHP_INI_SCAN_DIR": f":{PHP_INI_DIR}"}
+PREPARE_PHP = (f'mkdir -p /var/lib/mwtest/cache /var/log/mwtest {PHP_INI_DIR} {OPCACHE_DIR} '
+               f'&& printf "%s" "$2" >{PHP_INI_DIR}/mwrelease.ini')  # "$2": php_ini(...)
+
+
+def php_ini(php_version: object) -> str:
+    if tuple(int(x) for x in re.findall(r"\d+", str(php_version or ""))[:2]) < (8, 1):
+        return ""
+    return f"opcache.enable_cli=1\nopcache.file_cache={OPCACHE_DIR}\nopcache.record_warnings=1\n"
 
 
 def start_server(container: Container, wiki: Wiki | None = None, *, port: int = 8080, timeout: float = 30,
