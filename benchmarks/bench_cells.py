@@ -65,7 +65,7 @@ def fixture_lock(name: str, *smoke: tuple[str, str, str]) -> Lock:
 
 
 def phase_row(label: str, timings: dict[str, float], total: float, status: str) -> str:
-    cols = "".join(f"{timings.get(p, 0.0):>13.2f}" for p in PHASES)
+    cols = "".join(f"{timings.get(p, 0.0):>14.2f}" for p in PHASES)
     return f"{label:<30}{cols}{total:>9.2f}  {status}"
 
 
@@ -130,7 +130,7 @@ def main() -> int:
             report["images"][f"{line} cold build"] = built.seconds
         report["images"][f"{line} cached lookup"] = images.core_image(engine, line).seconds
 
-    print(f"{'cell':<30}" + "".join(f"{p:>13}" for p in PHASES) + f"{'total':>9}")
+    print(f"{'cell':<30}" + "".join(f"{p:>14}" for p in PHASES) + f"{'total':>9}")
     with tempfile.TemporaryDirectory(prefix="mwrelease-bench-") as tmp:
         snap_dir = Path(tmp)
         opts = CellOptions(snapshot_dir=snap_dir)
