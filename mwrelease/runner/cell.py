@@ -139,10 +139,8 @@ class CellSession:
                 self.add(CheckResult(name=name, status="skipped", message=f"skipped: {self.failed} failed"))
         if self.failed and self.container is not None and self.failed not in ("image", "container"):
             self.attach_logs(self.container)
-        facts = self.facts
-        return CellResult.for_cell(cell, self.checks, image=self.image_tag or None,
-                                   mediawiki_version=str(facts.get("mediawiki_version") or "") or None,
-                                   php_version=str(facts.get("php_version") or "") or None,
+        facts = {k: str(self.facts.get(k) or "") or None for k in ("mediawiki_version", "php_version")}
+        return CellResult.for_cell(cell, self.checks, image=self.image_tag or None, **facts,
                                    duration=time.monotonic() - started, timings=self.timings, warm=self.warm)
 
     # --- bookkeeping --------------------------------------------------------------------------
@@ -209,7 +207,7 @@ class CellSession:
         self.sandbox = self.sandbox_for() if options.sandbox else None
         self.container = self.stack.enter_context(self.engine.container(
             self.image_tag, network_mode=self.network_mode, keep=options.keep, mem_limit=options.mem_limit,
-            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP, limits=self.sandbox,
+            pids_limit=options.pids_limit, cap_drop=WIKI_CAP_DROP, limits=self.sandbox, env=mw.PHP_ENV,
             labels={"mwrelease.cell": self.cell.id, "mwrelease.role": "wiki"}))
         self.facts = mw.image_facts(self.container)
         facts = self.facts
@@ -267,9 +265,10 @@ class CellSession:
         text = local_settings_text(self.cell)
         disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
-        container.exec(["mkdir", "-p", "/var/lib/mwtest/cache", "/var/log/mwtest"], timeout=10, quiet=True).check()
-        lint = container.exec(["php", "-l", wiki.local_settings], timeout=30, quiet=True)
-        if not lint.ok:
+        # One exec (a round trip to the engine each): directories and PHP's settings (exit 99: failed), the lint.
+        lint = container.exec(["sh", "-c", mw.PREPARE_PHP + ' || exit 99; exec php -l "$1"', "sh", wiki.local_settings,
+                               mw.php_ini(self.facts.get("php_version"))], timeout=30, quiet=True)
+        if not (lint.check() if lint.exit_code == 99 else lint).ok:
             return "failed", "LocalSettings.php does not parse", lint.output
         return "passed", f"{len(self.cell.loaded)} load lines", text
 

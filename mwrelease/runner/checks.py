@@ -24,7 +24,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mwrelease.errors import EngineError
@@ -89,8 +89,8 @@ echo json_encode($out, JSON_UNESCAPED_SLASHES);
 
 
 def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedComponent]) -> dict[str, ComponentManifest]:
-    container.put_files("/usr/local/share/mwrelease", {"manifests.php": MANIFEST_PHP.encode()})
-    args = ["php", "/usr/local/share/mwrelease/manifests.php", wiki.path]
+    # php -r: the script as an argument, not a file copied in first (one exec instead of two).
+    args = ["php", "-r", MANIFEST_PHP.removeprefix("<?php\n"), "--", wiki.path]
     for c in comps:
         args += [c.name, c.kind]
     r = container.exec(args, timeout=60, quiet=True).check()
@@ -108,20 +108,9 @@ def read_manifests(container: Container, wiki: mw.Wiki, comps: Sequence[LockedCo
     return out
 
 
+# What is kept of an answer (load.php of a big bundle is several MiB): more than the 1 MiB kept of
+# other commands' output, still bounded.
 HTTP_MAX_BYTES = 64 << 20
-
-
-def http_get(container: Container, url: str, *, timeout: float) -> tuple[int, str]:
-    """GET inside the container; (HTTP status, body). Status 0: no answer (timeout, connection refused)."""
-    marker = "\n@@mwrelease-http-status@@"
-    # Our own curl reading MediaWiki's answer (load.php of a big bundle is several MiB): a larger cap than
-    # the 1 MiB kept of other commands' output, still bounded.
-    r = container.exec(["curl", "-sS", "--max-time", f"{timeout:g}", "-w", marker + "%{http_code}", url],
-                       timeout=timeout + 15, quiet=True, max_output=HTTP_MAX_BYTES)
-    body, _, code = r.stdout.rpartition(marker)
-    if not _:
-        return 0, r.output
-    return int(code or 0), body
 
 
 def read_logs(container: Container, paths: Sequence[str] = ERROR_LOGS) -> dict[str, str]:
@@ -140,19 +129,28 @@ def read_logs(container: Container, paths: Sequence[str] = ERROR_LOGS) -> dict[s
 
 # --- the checks -----------------------------------------------------------------------------
 
-def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
-    """One check per loaded component, from a single siteinfo request."""
+Answers = Callable[[int], mw.HttpAnswer]  # the i-th answer of a ``fetch_all``
+
+
+def siteinfo_request(ctx: CheckContext) -> list[str]:
+    return mw.api_request({"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"},
+                          server=ctx.wiki.server)
+
+
+def check_siteinfo(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
+    """One check per loaded component, from a single siteinfo request (the ``at``-th of ``answer``)."""
     start = time.monotonic()
+    answer = answer or fetch_all(ctx, [siteinfo_request(ctx)])
     try:
-        info = mw.api(ctx.container, {"action": "query", "meta": "siteinfo", "siprop": "general|extensions|skins"},
-                      server=ctx.wiki.server, timeout=ctx.timeout)["query"]
+        a = answer(at)
+        info = mw.api_answer(a)["query"]
     except EngineError as exc:
         log = exc.message + "\n" + "\n".join(exc.details)
         return [CheckResult(name=f"siteinfo:{c.name}", status="error" if "internal_api_error" not in log else "failed",
                             duration=time.monotonic() - start, message=f"siteinfo request failed: {exc.message}",
                             log=excerpt(log), component=c.name,
                             blame=(ctx.blamer.culprit(log) or c.name,)) for c in ctx.loaded()]
-    elapsed = (time.monotonic() - start) / max(1, len(ctx.loaded()))
+    elapsed = (time.monotonic() - start + a.seconds) / max(1, len(ctx.loaded()))
     exts = {str(e.get("name")): e for e in info.get("extensions", [])}
     skins = {str(s.get("code")): s for s in info.get("skins", [])}
     out = []
@@ -179,9 +177,16 @@ def check_siteinfo(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def check_special_version(ctx: CheckContext) -> CheckResult:
+def special_version_request(ctx: CheckContext) -> list[str]:
+    return [f"{ctx.wiki.server}/index.php?title=Special:Version"]
+
+
+def check_special_version(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> CheckResult:
+    answer = answer or fetch_all(ctx, [special_version_request(ctx)])
+
     def body() -> tuple[CheckStatus, str, str]:
-        code, html = http_get(ctx.container, f"{ctx.wiki.server}/index.php?title=Special:Version", timeout=ctx.timeout)
+        a = answer(at)
+        code, html = a.status, a.body or a.error
         if code != 200:
             return "failed", f"Special:Version answered HTTP {code}", strip_html(html)
         if "sv-software" not in html:
@@ -191,41 +196,83 @@ def check_special_version(ctx: CheckContext) -> CheckResult:
         if missing:
             return "failed", f"Special:Version does not credit {', '.join(missing)}", strip_html(html)
         return "passed", f"{len(html)} bytes", ""
-    return timed("special-version", body, blamer=ctx.blamer)
+    r = timed("special-version", body, blamer=ctx.blamer)
+    return replace(r, duration=r.duration + _seconds(answer, [at]))
 
 
-def check_smoke(ctx: CheckContext) -> list[CheckResult]:
+def fetch_all(ctx: CheckContext, requests: Sequence[Sequence[str]]) -> Answers:
+    """The answers of ``requests`` (curl arguments) from one exec; the engine's failure, if any, is raised
+    by each lookup, so that every check that needed an answer reports it (as ``timed`` does)."""
+    try:
+        answers = mw.http_many(ctx.container, requests, timeout=ctx.timeout, max_bytes=HTTP_MAX_BYTES)
+    except EngineError as exc:
+        failure = exc
+
+        def broken(i: int) -> mw.HttpAnswer:
+            raise failure
+        return broken
+    return answers.__getitem__
+
+
+def smoke_requests(ctx: CheckContext) -> list[list[str]]:
+    return [mw.api_request({"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext",
+                            "title": "Smoke test", "prop": "text", "disablelimitreport": True},
+                           server=ctx.wiki.server, post=True) for c in ctx.loaded() for smoke in c.smoke]
+
+
+def check_smoke(ctx: CheckContext, answer: Answers | None = None, at: int = 0) -> list[CheckResult]:
+    """One action=parse per smoke check (from the ``at``-th answer on)."""
+    todo = [(c, smoke) for c in ctx.loaded() for smoke in c.smoke]
+    answer = answer or fetch_all(ctx, smoke_requests(ctx))
     out = []
-    for c in ctx.loaded():
-        for smoke in c.smoke:
-            def body(smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
-                try:
-                    r = mw.api(ctx.container, {"action": "parse", "text": smoke.wikitext, "contentmodel": "wikitext",
-                                               "title": "Smoke test", "prop": "text", "disablelimitreport": True},
-                               post=True, server=ctx.wiki.server, timeout=ctx.timeout)
-                except EngineError as exc:
-                    return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
-                html = str(r.get("parse", {}).get("text", ""))
-                if smoke.expect in html:
-                    return "passed", f"found {smoke.expect!r}", ""
-                return ("failed", f"expected {smoke.expect!r} in the parsed HTML of {smoke.wikitext!r}",
-                        f"wikitext: {smoke.wikitext}\nHTML:\n{html}")
-            out.append(timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, blamer=ctx.blamer))
+    for i, (c, smoke) in enumerate(todo, start=at):
+        def body(i: int = i, smoke: Any = smoke) -> tuple[CheckStatus, str, str]:
+            a = answer(i)
+            try:
+                r = mw.api_answer(a)
+            except EngineError as exc:
+                return "failed", f"action=parse failed: {exc.message}", explain(ctx.container, exc.message)
+            html = str(r.get("parse", {}).get("text", ""))
+            if smoke.expect in html:
+                return "passed", f"found {smoke.expect!r}", ""
+            return ("failed", f"expected {smoke.expect!r} in the parsed HTML of {smoke.wikitext!r}",
+                    f"wikitext: {smoke.wikitext}\nHTML:\n{html}")
+        r = timed(f"smoke:{c.name}:{smoke.name}", body, component=c.name, blamer=ctx.blamer)
+        out.append(replace(r, duration=r.duration + _seconds(answer, [i])))
     return out
+
+
+def _seconds(answer: Answers, which: Sequence[int]) -> float:
+    try:
+        return sum(answer(i).seconds for i in which)
+    except EngineError:
+        return 0.0
 
 
 def check_edit(ctx: CheckContext) -> CheckResult:
     def body() -> tuple[CheckStatus, str, str]:
         title = "Mwrelease edit check"
         text = f"Edited by the mwrelease edit check {uuid.uuid4().hex}.\n\n== Section ==\n[[Main Page]]"
-        mw.login(ctx.container, ctx.wiki)
-        token = mw.csrf_token(ctx.container, ctx.wiki)
-        r = mw.api(ctx.container, {"action": "edit", "title": title, "text": text, "summary": "mwrelease",
-                                   "token": token}, post=True, server=ctx.wiki.server, timeout=ctx.timeout)
+        server, wiki = ctx.wiki.server, ctx.wiki
+        # Five requests in three execs: each exec waits for the answer the next request needs (a token).
+        tok = mw.api(ctx.container, {"action": "query", "meta": "tokens", "type": "login"}, server=server,
+                     timeout=ctx.timeout)["query"]["tokens"]["logintoken"]
+        login, csrf = mw.http_many(ctx.container, [
+            mw.api_request({"action": "login", "lgname": wiki.admin_user, "lgpassword": wiki.admin_password,
+                            "lgtoken": tok}, server=server, post=True),
+            mw.api_request({"action": "query", "meta": "tokens"}, server=server)], timeout=ctx.timeout)
+        if mw.api_answer(login).get("login", {}).get("result") != "Success":
+            raise mw.ApiError(f"login as {wiki.admin_user} failed: {mw.api_answer(login).get('login')}")
+        token = str(mw.api_answer(csrf)["query"]["tokens"]["csrftoken"])
+        edit, readback = mw.http_many(ctx.container, [
+            mw.api_request({"action": "edit", "title": title, "text": text, "summary": "mwrelease", "token": token},
+                           server=server, post=True),
+            mw.api_request({"action": "query", "prop": "revisions", "titles": title, "rvprop": "content",
+                            "rvslots": "main"}, server=server)], timeout=ctx.timeout)
+        r = mw.api_answer(edit)
         if r.get("edit", {}).get("result") != "Success":
             return "failed", f"the edit was refused: {json.dumps(r.get('edit'))}", json.dumps(r)
-        back = mw.api(ctx.container, {"action": "query", "prop": "revisions", "titles": title, "rvprop": "content",
-                                      "rvslots": "main"}, server=ctx.wiki.server, timeout=ctx.timeout)
+        back = mw.api_answer(readback)
         pages = back.get("query", {}).get("pages", [])
         got = pages[0]["revisions"][0]["slots"]["main"]["content"] if pages and "revisions" in pages[0] else None
         if got != text:
@@ -234,50 +281,54 @@ def check_edit(ctx: CheckContext) -> CheckResult:
     return timed("edit-readback", body, blamer=ctx.blamer)
 
 
-def check_load_php(ctx: CheckContext, *, batch: int = 40, parallel: int = 1) -> list[CheckResult]:
+def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
+    """The startup module, then every module of each component (``batch`` to a request); all the
+    requests go in one exec, one after the other: php -S runs 4 workers, but the requests are
+    CPU-bound (LESS, minification) and the cell has one CPU."""
     base = f"{ctx.wiki.server}/load.php"
-
-    def startup() -> tuple[CheckStatus, str, str]:
-        code, body = http_get(ctx.container, f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en",
-                              timeout=ctx.timeout)
-        if code != 200:
-            return "failed", f"load.php?modules=startup answered HTTP {code}", body
-        problem = rl_problem(body)
-        if problem:
-            return "failed", "the startup module reports an error", problem
-        return "passed", f"{len(body)} bytes", ""
-
-    out = [timed("load.php:startup", startup, blamer=ctx.blamer)]
-    jobs = []
+    urls = [f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en"]
+    groups: list[tuple[LockedComponent, int, list[tuple[int, str]]]] = []
     for c in ctx.loaded():
         mods = ctx.manifests[c.name].modules if c.name in ctx.manifests else ()
         if not mods:
             continue
+        chunks = []
+        for i in range(0, len(mods), batch):
+            chunk = "|".join(mods[i:i + batch])
+            urls.append(f"{base}?" + urllib.parse.urlencode({"modules": chunk, "skin": "vector", "lang": "en",
+                                                             "debug": "false"}))
+            chunks.append((len(urls) - 1, chunk))
+        groups.append((c, len(mods), chunks))
+    answer = fetch_all(ctx, [[u] for u in urls])
 
-        def body(c: LockedComponent = c, mods: tuple[str, ...] = mods) -> tuple[CheckStatus, str, str]:
+    def startup() -> tuple[CheckStatus, str, str]:
+        a = answer(0)
+        if a.status != 200:
+            return "failed", f"load.php?modules=startup answered HTTP {a.status}", a.body or a.error
+        problem = rl_problem(a.body)
+        if problem:
+            return "failed", "the startup module reports an error", problem
+        return "passed", f"{len(a.body)} bytes", ""
+
+    r = timed("load.php:startup", startup, blamer=ctx.blamer)
+    out = [replace(r, duration=r.duration + _seconds(answer, [0]))]
+    for c, count, chunks in groups:
+        def body(c: LockedComponent = c, count: int = count,
+                 chunks: list[tuple[int, str]] = chunks) -> tuple[CheckStatus, str, str]:
             bad: list[str] = []
-            for i in range(0, len(mods), batch):
-                chunk = mods[i:i + batch]
-                q = urllib.parse.urlencode({"modules": "|".join(chunk), "skin": "vector", "lang": "en",
-                                            "debug": "false"})
-                code, text = http_get(ctx.container, f"{base}?{q}", timeout=ctx.timeout)
-                if code != 200:
-                    bad.append(f"HTTP {code} for {'|'.join(chunk)}:\n{text[:2000]}")
+            for i, chunk in chunks:
+                a = answer(i)
+                if a.status != 200:
+                    bad.append(f"HTTP {a.status} for {chunk}:\n{(a.body or a.error)[:2000]}")
                     continue
-                problem = rl_problem(text)
+                problem = rl_problem(a.body)
                 if problem:
                     bad.append(problem)
             if bad:
                 return "failed", f"load.php reports errors for {c.name}'s modules", "\n---\n".join(bad)
-            return "passed", f"{len(mods)} modules", ""
-        jobs.append((f"load.php:{c.name}", body, c.name))
-    # php -S runs 4 workers, but the requests are CPU-bound (LESS, minification): on a 2-core runner
-    # parallel=4 was slower (13.2 s vs 10.9 s of checks) than one at a time. Results keep bundle order.
-    from concurrent.futures import ThreadPoolExecutor
-
-    blamer = ctx.blamer
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        out += list(pool.map(lambda j: timed(j[0], j[1], component=j[2], blamer=blamer), jobs))
+            return "passed", f"{count} modules", ""
+        r = timed(f"load.php:{c.name}", body, component=c.name, blamer=ctx.blamer)
+        out.append(replace(r, duration=r.duration + _seconds(answer, [i for i, _ in chunks])))
     return out
 
 
@@ -326,9 +377,11 @@ def run_checks(ctx: CheckContext, *, on_check: Callable[[CheckResult], None] | N
             if on_check:
                 on_check(r)
 
-    add(check_siteinfo(ctx))
-    add(check_special_version(ctx))
-    add(check_smoke(ctx))
+    # The requests of the first three checks in one exec (a round trip to the engine each).
+    answer = fetch_all(ctx, [siteinfo_request(ctx), special_version_request(ctx), *smoke_requests(ctx)])
+    add(check_siteinfo(ctx, answer, 0))
+    add(check_special_version(ctx, answer, 1))
+    add(check_smoke(ctx, answer, 2))
     add(check_edit(ctx))
     add(check_load_php(ctx))
     add(check_php_errors(ctx))  # last: it reads what every earlier request logged
