@@ -42,7 +42,7 @@ from mwrelease.upgrade.processes import describe, fault, log_tail, reload_server
 from mwrelease.upgrade.settings import readonly_off, readonly_on, stage_admin_files
 from mwrelease.upgrade.space import (RESERVE_BYTES, RESERVE_FILE, check_space, disk_full, free_space, full_filesystems,
                                      hold_reserve)
-from mwrelease.upgrade.switch import PARKED_MODE, switch
+from mwrelease.upgrade.switch import park, switch
 from mwrelease.upgrade.undo import undo
 
 Say = Callable[[str], None]
@@ -124,7 +124,7 @@ def _unpack(c: StopRun) -> str:
     tick = c.progress(f"unpacking and verifying {len(c.manifest.files)} files",
                       len(c.art_manifest.delta_changed) if delta else len(c.manifest.files)) if c.progress else None
     unpack_verified(c.tarball, c.art_manifest, c.new_tree, old_tree=c.inst.tree if delta else None, tick=tick)
-    os.chmod(c.new_tree, PARKED_MODE)  # not served until the switch (it gets LocalSettings.php)
+    park(c.new_tree)  # not served until the switch (it gets LocalSettings.php)
     # Exact versions and commits: for mwrelease, not for the web (the tree may sit under the web root).
     (c.new_tree / ".mwrelease").mkdir(mode=0o700, exist_ok=True)
     os.chmod(c.new_tree / ".mwrelease", 0o700)

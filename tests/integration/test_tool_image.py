@@ -27,7 +27,10 @@ def test_tool_image_builds_and_runs(engine: Engine) -> None:
         pytest.skip("the docker command line is not installed (ci/prepare-machine.sh installs docker.io)")
     wheels = REPO / "dist" / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(REPO), "-w", str(wheels)], check=True, timeout=600)
+    from harness import cache_lock  # the upgrade harness builds this checkout's wheel too, on another worker
+    with cache_lock("own-wheel"):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(REPO), "-w", str(wheels)], check=True,
+                       timeout=600)
     build = docker("build", "-q", "--network", "host", "--build-arg", "BASE=mwrelease/base:bookworm",
                    "--build-arg", "PIP_NO_INDEX=1", "-t", "mwrelease/tool:test", str(REPO))
     assert build.returncode == 0, build.stderr[-2000:]

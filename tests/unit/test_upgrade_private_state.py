@@ -8,6 +8,7 @@ keep ``nobody`` out.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -43,7 +44,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _upgraded(world: Path, state_dir: Path | None = None) -> tuple[Path, Path]:
+def _upgraded(world: Path, state_dir: Path | None = None, owner: str | None = None) -> tuple[Path, Path]:
     base = world / "rel"
     ch = base / "channel"
     for v in ("1.39.1", "1.43.1"):
@@ -54,6 +55,8 @@ def _upgraded(world: Path, state_dir: Path | None = None) -> tuple[Path, Path]:
         os.chmod(d, 0o755)
         for f in files:
             os.chmod(os.path.join(d, f), 0o644)
+    if owner:  # the web server's user owns the wiki (`chown -R www-data`), as many admins set it up
+        subprocess.run(["chown", "-R", f"{owner}:", str(wiki)], check=True)
     out = upgrade(Options(wiki=wiki, channel=str(ch), line="1.43", skip_http=True, state_dir=state_dir,
                           allow_unsigned=True),
                   say=print, confirm=lambda p: True)
@@ -76,6 +79,18 @@ def test_nobody_reads_the_wiki_but_not_the_backup_the_old_tree_or_the_manifest(w
         r = _nobody_reads(secret)
         assert r.returncode != 0 and "Permission denied" in r.stderr, secret
     assert not (wiki.parent / ".mwrelease").exists()
+
+
+def test_old_tree_stays_private_when_the_web_servers_user_owns_the_wiki(world: Path) -> None:
+    wiki, _ = _upgraded(world, owner="nobody")
+    old = wiki.parent / "wiki.mwrelease-old-1.39.1"
+    assert old.stat().st_uid == 0 and old.stat().st_mode & 0o777 == 0o700  # parked: root's, 0700
+    for secret in (old / "index.php", old / "LocalSettings.php"):
+        assert (secret.stat().st_uid != 0), "the files inside stay nobody's; only the top folder is closed"
+        r = _nobody_reads(secret)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, secret
+    assert _nobody_reads(wiki / "index.php").returncode == 0  # control
+    assert wiki.stat().st_uid == pwd.getpwnam("nobody").pw_uid  # the tree switched in took the serving owner
 
 
 def _free_port() -> int:
