@@ -43,11 +43,15 @@ class MatrixRow:
         }
 
 
-def declared_matrix(catalog: Catalog, cores: Iterable[str], *, php: Iterable[str] = ()) -> list[MatrixRow]:
+def declared_matrix(catalog: Catalog, cores: Iterable[str], *, php: Iterable[str] = (),
+                    names: Iterable[str] | None = None) -> list[MatrixRow]:
+    """One row per (catalog entry, core). ``names``: rows only for these names' refs (in that order),
+    while requirements are still checked against the whole catalog: narrowing what is shown must not
+    make a dependency (Translate's UniversalLanguageSelector) look missing."""
     cores = list(cores)
     php = tuple(php)
     rows: list[MatrixRow] = []
-    for cand in catalog.all():
+    for cand in catalog.all() if names is None else only(catalog, names):
         for core in cores:
             reasons = platform_reasons(cand, core=core, php=php)
             if not reasons:
@@ -57,6 +61,18 @@ def declared_matrix(catalog: Catalog, cores: Iterable[str], *, php: Iterable[str
             status: Status = "unknown" if not cand.has_manifest else declared_status(cand, reasons)
             rows.append(MatrixRow(candidate=cand, core=core, php=php, status=status, reasons=tuple(reasons)))
     return rows
+
+
+def only(catalog: Catalog, names: Iterable[str]) -> list[Candidate]:
+    """The refs of ``names`` (load names or extension.json aliases), each once, in the order given."""
+    seen: set[int] = set()
+    out: list[Candidate] = []
+    for name in names:
+        for cand in catalog.candidates(name):
+            if id(cand) not in seen:
+                seen.add(id(cand))
+                out.append(cand)
+    return out
 
 
 def with_tested(rows: list[MatrixRow], tested: Mapping[tuple[str, str | None, str], tuple[str, Mapping[str, Any]]]) -> list[MatrixRow]:

@@ -29,7 +29,6 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
     JSON rows: name, kind, ref, ref_type, commit, version, core, php, status, reasons[{code, message}],
     tested, tested_detail.
     """
-    from mwrelease.catalog import Catalog
     from mwrelease.matrix import declared_matrix, summary
     from mwrelease.report.matrix_render import render_html, render_table
 
@@ -38,9 +37,8 @@ def matrix(catalogs: tuple[str, ...], cores: tuple[str, ...], php: tuple[str, ..
     for core in split_csv(cores):  # "1.43.x" is a typo, not a constraint every extension fails: exit 3 like resolve/test
         parse_core(core)
     catalog = open_catalog(catalogs)
-    if names:
-        catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
-    rows = declared_matrix(catalog, split_csv(cores), php=split_csv(php))
+    # --name narrows the rows, not the catalog: requirements are checked against every source.
+    rows = declared_matrix(catalog, split_csv(cores), php=split_csv(php), names=list(names) if names else None)
     if results:
         from mwrelease.matrix import results_index, with_tested
 

@@ -16,7 +16,8 @@ from mwrelease.output import Result
 @click.option("--php", "php", multiple=True, callback=csv_callback, metavar="VERSION",
               help="PHP version(s) to check requires.platform.php against (default: the bundle's php list).")
 @catalog_option
-@output_option("Write the lock to this file (default: print it).")
+@output_option("Write the lock to this file. Without it no lock is written: a table of the resolved components "
+               "is printed instead (with --json, the whole lock is in the envelope's data.lock).")
 @json_option
 @reporting("resolve")
 def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, ...], output: Path | None) -> Result:
@@ -25,6 +26,9 @@ def resolve(bundle: Path, core: str, php: tuple[str, ...], catalogs: tuple[str, 
 
     Prefers the core's own REL branch (REL1_43 for 1.43.x), then the newest tag whose `requires` admit the
     core. Exit code 5 when no set of refs fits, with the reason in MediaWiki's words.
+
+    Prints a table (name, kind, ref, commit, version, required by), not the lock: pass -o FILE to write the
+    lock, or --json for it in the envelope's data.lock.
     """
     from mwrelease.resolver import Target
     from mwrelease.resolver import resolve as do_resolve

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -8,6 +9,10 @@ from mwrelease.cli import json_option, reporting
 from mwrelease.cli.options import (OutDir, catalog_option, csv_callback, legacy_output_option, open_catalog,
                                    pick_out_dir, split_csv)
 from mwrelease.output import Result
+
+if TYPE_CHECKING:
+    from mwrelease.catalog import Catalog
+    from mwrelease.report.site_model import Site
 
 
 @click.group("site")
@@ -42,17 +47,17 @@ def build(catalogs: tuple[str, ...], out_dir: Path | None, legacy_out_dir: Path 
     output = pick_out_dir(out_dir, legacy_out_dir, required=True)
     assert output is not None
     from mwrelease import __version__
-    from mwrelease.catalog import Catalog
     from mwrelease.report.site import load_results, load_seal, plan_site
     from mwrelease.report.site_render import write_site
 
     catalog = open_catalog(catalogs)
-    if names:
-        catalog = Catalog([c for n in names for c in catalog.candidates(n)], sources=catalog.sources)
     loaded = load_results(results)
     statements = [(str(p), load_seal(p)) for p in seals]
+    # The whole catalog goes in, so requirements are checked against every source; --name narrows the pages after.
     site_value = plan_site(catalog, split_csv(cores), php=split_csv(php), results=loaded, seals=statements,
                            generated_by=f"mwrelease {__version__}")
+    if names:
+        site_value = only_names(site_value, catalog, names)
     written = write_site(site_value, output)
     counts = {k: v for k, v in site_value.counts.items() if v}
     text = (f"site written to {output}/index.html: {len(site_value.extensions)} extensions and skins, "
@@ -62,3 +67,21 @@ def build(catalogs: tuple[str, ...], out_dir: Path | None, legacy_out_dir: Path 
                         "extensions": len(site_value.extensions), "files": len(written), "counts": counts,
                         "inputs": [{"path": i.path, "what": i.what, "sha256": i.digest} for i in site_value.inputs]},
                   text=text)
+
+
+def only_names(site_value: Site, catalog: Catalog, names: tuple[str, ...]) -> Site:
+    """The site with only the extensions and skins ``names`` (load names or extension.json aliases) and the
+    index counts recomputed for them."""
+    from dataclasses import replace
+
+    from mwrelease.report.site_model import STATES
+
+    keep = set(names) | {c.name for n in names for c in catalog.candidates(n)}
+    extensions = tuple(e for e in site_value.extensions if e.name in keep)
+    counts: dict[str, int] = {s: 0 for s in STATES}
+    for e in extensions:
+        for line in site_value.lines:
+            state = e.index_state(line)
+            if state:
+                counts[state] += 1
+    return replace(site_value, extensions=extensions, counts=counts)
