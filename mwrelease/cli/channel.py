@@ -21,19 +21,26 @@ def channel() -> None:
               help="Channel directory; serve it as files or over HTTP(S).")
 @click.option("--online-key", type=click.Path(path_type=Path), metavar="ONLINE.key",
               help="The online key that signs snapshot and timestamp (signed channels).")
+@click.option("--signature", "signatures", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A member's signature file made on another machine (`release approve -o FILE`, or their "
+                   "signatures/KEYID.json and KEYID.approval.json); repeatable. Each must verify against the staged "
+                   "targets; it is then kept in PROPOSAL/signatures/.")
 @json_option
 @reporting("channel publish")
-def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
+def publish(what: Path, channel_dir: Path, online_key: Path | None, signatures: tuple[Path, ...]) -> Result:
     """Publish an approved PROPOSAL (`release propose`) to a signed channel, or, on an unsigned legacy
     channel, copy ARTIFACT (and the manifest beside it) in and list it in index.json.
 
     A proposal is published only with K valid signatures of current SIG members (python-tuf's own check),
-    staged on the channel's current targets version, for this channel. Target files, then N.targets.json,
-    then the snapshot, then timestamp.json (last, atomically): a client never sees a half-published release.
+    staged on the channel's current targets version, for this channel: those in PROPOSAL/signatures/ and those
+    of each --signature FILE members sent from their own machines. Target files, then N.targets.json, then the
+    snapshot, then timestamp.json (last, atomically): a client never sees a half-published release.
 
     \b
     Exit codes: 0 published, 3 not a release artifact, stale proposal, another channel, not the online key,
-    8 too few approvals, a bad signature, an expired root, a checksum or manifest that does not verify.
+    8 too few approvals, a bad signature (a --signature FILE over other bytes, for another proposal, of a
+    non-member, or unreadable), an expired root, a checksum or manifest that does not verify.
     """
     if what.is_dir():
         from mwrelease.cli.key import load_signer
@@ -43,11 +50,13 @@ def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
         if online_key is None:
             raise ConfigError("Publishing a proposal needs the online key (--online-key ONLINE.key).",
                               hint="It signs the new snapshot and timestamp.")
-        out = signed_publish(what, channel_dir, load_signer(online_key))
+        out = signed_publish(what, channel_dir, load_signer(online_key), signatures=list(signatures))
         rel = out["release"] or {}
         return Result(data=out, text=f"published {('MediaWiki ' + str(rel['version'])) if rel else 'a renewal'} as "
                                      f"targets version {out['targets_version']} (snapshot {out['snapshot_version']}, "
-                                     f"timestamp {out['timestamp_version']}), approved by {', '.join(out['approved_by'])}")
+                                     f"timestamp {out['timestamp_version']}), approved by {', '.join(out['approved_by'])}"
+                                     + (f" (signature files gathered: {', '.join(out['gathered'])})"
+                                        if out["gathered"] else ""))
     from mwrelease.release.channel import publish as do_publish
     from mwrelease.trust.layout import Channel
 
@@ -57,6 +66,8 @@ def publish(what: Path, channel_dir: Path, online_key: Path | None) -> Result:
         raise ConfigError(f"{channel_dir} is a signed channel: an artifact goes in only through an approved proposal.",
                           hint=f"Run `mwrelease release propose {what.parent} --channel {channel_dir}`, gather the "
                                "members' approvals, then `mwrelease channel publish PROPOSAL`.")
+    if signatures:
+        raise click.UsageError("--signature goes with a PROPOSAL for a signed channel, not with an artifact.")
     entry = do_publish(what, channel_dir)
     return Result(data=entry, text=f"published {entry['artifact']['file']} as {entry['version']} on {entry['line']} "
                                    f"in {channel_dir / 'index.json'} (unsigned legacy channel)")

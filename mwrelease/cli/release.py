@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mwrelease.cli import json_option, reporting
-from mwrelease.cli.options import legacy_output_option, pick_out_dir
+from mwrelease.cli.options import legacy_output_option, output_option, pick_out_dir
 from mwrelease.output import Result
 
 
@@ -151,19 +151,36 @@ def review(proposal: Path, channel_dir: Path | None) -> Result:
               help="Approve although the seal is not 'sealed'; REASON is recorded beside your signature.")
 @click.option("--channel", "channel_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Check membership and staleness against this channel (default: the root in the proposal).")
+@output_option("Also write your signature and approval note as this one small file, to send to the release "
+               "manager (mail, a pull request), who passes it to `channel publish --signature FILE`.")
 @json_option
 @reporting("release approve")
-def approve(proposal: Path, key_path: Path, override_reason: str | None, channel_dir: Path | None) -> Result:
-    """Sign PROPOSAL's staged targets: writes signatures/KEYID.json (send it back to the release manager).
+def approve(proposal: Path, key_path: Path, override_reason: str | None, channel_dir: Path | None,
+            output: Path | None) -> Result:
+    """Sign PROPOSAL's staged targets: writes signatures/KEYID.json and signatures/KEYID.approval.json (your
+    signed approval note) into PROPOSAL. Approving on your own machine, on a copy of the proposal? Pass -o FILE and
+    send that one file back to the release manager; they publish with `channel publish PROPOSAL --signature FILE`.
 
     \b
     Exit codes: 0 signed, 3 not a member, wrong passphrase, public key given, stale proposal,
     7 the seal is not 'sealed' (pass --override-seal REASON), 8 the proposal was changed.
     """
     from mwrelease.cli.key import load_signer
+    from mwrelease.trust.proposal import load_proposal
     from mwrelease.trust.publish import approve as do_approve
 
     signer = load_signer(key_path)
-    out = do_approve(proposal, signer, override_reason=override_reason, channel_dir=channel_dir)
-    return Result(data={"signature": str(out), "keyid": signer.public_key.keyid},
-                  text=f"approved: {out}" + (f" (seal overridden: {override_reason})" if override_reason else ""))
+    out = do_approve(proposal, signer, override_reason=override_reason, channel_dir=channel_dir, output=output)
+    note = out.with_name(f"{signer.public_key.keyid}.approval.json")
+    p = load_proposal(out.parent.parent)
+    what = (f"MediaWiki {p.release['version']}" if p.release else "a renewal") + \
+        f" (targets version {p.targets.signed.version})"
+    send = [output] if output is not None else [out, note]
+    text = (f"approved {what}" + (f", seal overridden: {override_reason}" if override_reason else "")
+            + f"\n  wrote {out} (your signature) and {note} (your signed approval note)"
+            + (f"\n  wrote {output}: send this one file" if output is not None else
+               "\n  send these two files (or approve again with -o FILE for one file)")
+            + " to the release manager, who publishes with `mwrelease channel publish PROPOSAL --signature FILE`")
+    return Result(data={"signature": str(out), "approval_note": str(note), "output": str(output) if output else None,
+                        "send": [str(f) for f in send], "keyid": signer.public_key.keyid,
+                        "targets_version": p.targets.signed.version}, text=text)

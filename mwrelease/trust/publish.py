@@ -1,5 +1,11 @@
 """Approval and publication: a member signs a proposal; the online key publishes an approved one (targets,
-then snapshot, then timestamp last) and re-signs snapshot and timestamp before they expire (`channel refresh`)."""
+then snapshot, then timestamp last) and re-signs snapshot and timestamp before they expire (`channel refresh`).
+
+Members sign on their own machines, each on a copy of the proposal: `release approve -o FILE` writes the
+signature and the signed approval note as one small file (``mwrelease.approval/1``) that travels by mail or a
+pull request, and `channel publish --signature FILE` gathers such files (or a bare signatures/KEYID.json and
+KEYID.approval.json) into the proposal, each checked by python-tuf against the staged targets first.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mwrelease.errors import ChecksFailed, ConfigError, IntegrityError, NothingToDo
 from mwrelease.trust.keys import key_name
 from mwrelease.trust.layout import INDEX_TARGET, ONLINE_ROLES, Channel, channel_lock, md_bytes, now, write_atomic
-from mwrelease.trust.proposal import check_not_stale, check_same_channel, load_proposal, verification
+from mwrelease.trust.proposal import Proposal, check_not_stale, check_same_channel, load_proposal, verification
 
 
 def _day(t: dt.datetime) -> str:
@@ -91,8 +97,9 @@ def _refresh(channel_dir: Path, online: Any) -> dict[str, Any]:
 
 
 def approve(proposal_dir: Path, signer: Any, *, override_reason: str | None = None,
-            channel_dir: Path | None = None) -> Path:
-    """Write signatures/<keyid>.json: the member's TUF signature over the staged targets."""
+            channel_dir: Path | None = None, output: Path | None = None) -> Path:
+    """Write signatures/<keyid>.json: the member's TUF signature over the staged targets (and, with ``output``,
+    the signature and the approval note as one small file to send to the release manager)."""
     from mwrelease.trust.dsse import APPROVAL_PREDICATE, STATEMENT_TYPE, sign_statement, write_envelope
 
     p = load_proposal(proposal_dir)
@@ -125,18 +132,137 @@ def approve(proposal_dir: Path, signer: Any, *, override_reason: str | None = No
             "predicateType": APPROVAL_PREDICATE,
             "predicate": {"member": key_name(signer.public_key), "version": custom.get("version"),
                           "verdict": verdict, "override_reason": override_reason, "approved": now().isoformat()}}
-    write_envelope(p.dir / "signatures" / f"{kid}.approval.json", sign_statement(note, signer))
+    envelope = sign_statement(note, signer)
+    write_envelope(p.dir / "signatures" / f"{kid}.approval.json", envelope)
+    if output is not None:
+        travel = {"format": APPROVAL_FILE_FORMAT, "channel_id": p.doc.get("channel_id"),
+                  "release": custom.get("version"), "targets_version": p.targets.signed.version,
+                  "targets_sha256": hashlib.sha256(p.targets.signed_bytes).hexdigest(),
+                  "member": key_name(signer.public_key), "signature": sig.to_dict(), "approval": envelope}
+        write_atomic(output, (json.dumps(travel, indent=1) + "\n").encode())
     return out
 
 
-def publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
-    """Publish an approved proposal: targets files, N.targets.json, snapshot, then timestamp (last)."""
+# --- signatures made on other machines ------------------------------------------------------------
+
+APPROVAL_FILE_FORMAT = "mwrelease.approval/1"
+
+
+def _what(p: Proposal) -> str:
+    rel = (p.release or {}).get("version")
+    return (f"MediaWiki {rel}" if rel else "a renewal") + f", targets version {p.targets.signed.version}, sha256 " \
+        f"{hashlib.sha256(p.targets.signed_bytes).hexdigest()[:12]}…"
+
+
+def _read_travelled(path: Path) -> tuple[Any | None, dict[str, Any] | None, dict[str, Any]]:
+    """(TUF signature, approval note envelope, header) of a file that travelled: an approval file of
+    `release approve -o`, a bare signatures/KEYID.json or a bare KEYID.approval.json."""
+    from securesystemslib.signer import Signature  # type: ignore[attr-defined]
+
+    def signature(d: Any) -> Any:
+        sig = Signature.from_dict(dict(d))
+        if not isinstance(sig.keyid, str) or not isinstance(sig.signature, str):
+            raise ValueError("keyid and sig must be strings")
+        return sig
+
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and data.get("format") == APPROVAL_FILE_FORMAT:
+            note = data.get("approval")
+            return signature(data["signature"]), note if isinstance(note, dict) else None, data
+        if isinstance(data, dict) and "payloadType" in data:
+            return None, data, {}
+        return signature(data), None, {}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IntegrityError(f"{path} is not a signature file ({type(exc).__name__}: {exc}); nothing was published.",
+                             hint="Pass the file a member wrote with `mwrelease release approve PROPOSAL --key KEY -o "
+                                  "FILE` (or their signatures/KEYID.json).") from None
+
+
+def _check_note(path: Path, note: dict[str, Any], p: Proposal, root: Any, keyid: str | None) -> str:
+    """The keyid of the member whose DSSE approval note ``note`` is, over this proposal's staged targets."""
+    from securesystemslib.dsse import Envelope
+
+    from mwrelease.trust.dsse import APPROVAL_PREDICATE
+
+    members = [root.keys[k] for k in root.roles["targets"].keyids if keyid in (None, k)]
+    try:
+        env = Envelope.from_dict(json.loads(json.dumps(note)))  # from_dict takes the signatures out of its dict
+        signed = env.verify(members, 1)
+        st = json.loads(env.payload)
+        digest = st["subject"][0]["digest"]["sha256"]
+        ok = st.get("predicateType") == APPROVAL_PREDICATE and \
+            digest == hashlib.sha256(p.targets.signed_bytes).hexdigest()
+    except Exception:
+        ok, signed = False, {}
+    if not ok:
+        raise IntegrityError(f"The approval note in {path} does not verify for this proposal ({_what(p)}): it is not "
+                             f"signed by {'that' if keyid else 'a current'} member, names another proposal, or was "
+                             "edited after signing; nothing was published.",
+                             hint=f"Ask {key_name(root.keys[keyid]) if keyid else 'the member'} to approve this "
+                                  "proposal again and send the new file.")
+    return str(next(iter(signed)))
+
+
+def gather(p: Proposal, root: Any, paths: list[Path]) -> list[str]:
+    """Check every signature file of ``paths`` with python-tuf against the staged targets and ``root``'s members,
+    then copy them into the proposal's signatures/ (all or none). Returns the names of the members gathered."""
+    found: dict[str, tuple[Any | None, dict[str, Any] | None]] = {}
+    for path in dict.fromkeys(paths):
+        sig, note, head = _read_travelled(path)
+        kid = sig.keyid if sig is not None else None
+        if sig is not None:
+            # python-tuf's own check of this one signature, as for the gathered K at publish time
+            res = root.get_verification_result("targets", p.targets.signed_bytes, {sig.keyid: sig})
+            if sig.keyid not in res.signed:
+                _refuse(path, sig.keyid, head, p, root)
+        if note is not None:
+            kid = _check_note(path, note, p, root, kid)
+        assert kid is not None
+        old = found.get(kid, (None, None))
+        found[kid] = (sig if sig is not None else old[0], note if note is not None else old[1])
+    for kid, (sig, note) in found.items():
+        if sig is not None:
+            write_atomic(p.dir / "signatures" / f"{kid}.json", (json.dumps(sig.to_dict(), indent=1) + "\n").encode())
+            p.targets.signatures[kid] = sig
+        if note is not None:
+            write_atomic(p.dir / "signatures" / f"{kid}.approval.json", (json.dumps(note, indent=1) + "\n").encode())
+    return [key_name(root.keys[k]) for k in found]
+
+
+def _refuse(path: Path, kid: str, head: dict[str, Any], p: Proposal, root: Any) -> NoReturn:
+    key = root.keys.get(kid) or p.root.signed.keys.get(kid)
+    who = key_name(key) if key is not None else f"key {kid[:12]}…"
+    if kid not in root.roles["targets"].keyids:
+        raise IntegrityError(f"{path} is signed by {who}, who is not a current SIG member (root version "
+                             f"{root.version}): the signature does not count; nothing was published.",
+                             hint="Members: " + ", ".join(key_name(root.keys[k]) for k in root.roles["targets"].keyids)
+                             + ". A new member is added by the chairs with `mwrelease sig members add`.")
+    other = bool(head) and (head.get("channel_id"), head.get("targets_version"), head.get("targets_sha256")) != (
+        p.doc.get("channel_id"), p.targets.signed.version, hashlib.sha256(p.targets.signed_bytes).hexdigest())
+    said = (f"{'MediaWiki ' + str(head['release']) if head.get('release') else 'a renewal'}, targets version "
+            f"{head.get('targets_version')}, sha256 {str(head.get('targets_sha256'))[:12]}…"
+            + (f", for another channel ({str(head.get('channel_id'))[:12]}…)"
+               if head.get("channel_id") != p.doc.get("channel_id") else "")) if other else ""
+    raise IntegrityError(f"{path} is {who}'s approval of another proposal ({said}), not of this one ({_what(p)}); "
+                         "nothing was published." if other else
+                         f"{who}'s signature in {path} does not verify over this proposal's staged targets "
+                         f"({_what(p)}): it was made over other bytes, or the file or the proposal was changed "
+                         "after signing; nothing was published.",
+                         hint=f"Ask {who} to approve this proposal (`mwrelease release approve PROPOSAL --key KEY -o "
+                              "FILE`) and send that file.")
+
+
+def publish(proposal_dir: Path, channel_dir: Path, online: Any, *,
+            signatures: list[Path] | None = None) -> dict[str, Any]:
+    """Publish an approved proposal: targets files, N.targets.json, snapshot, then timestamp (last). ``signatures``:
+    signature files made on other machines, gathered into the proposal first (each must verify)."""
     Channel(channel_dir).require()
     with channel_lock(Channel(channel_dir)):
-        return _publish(proposal_dir, channel_dir, online)
+        return _publish(proposal_dir, channel_dir, online, signatures or [])
 
 
-def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, Any]:
+def _publish(proposal_dir: Path, channel_dir: Path, online: Any, signatures: list[Path]) -> dict[str, Any]:
     from tuf.api.exceptions import UnsignedMetadataError
 
     p = load_proposal(proposal_dir)
@@ -158,6 +284,7 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, An
             raise IntegrityError(f"The proposal changes or drops {len(moved)} file(s) the channel already published; "
                                  "a published file is never replaced.", details=moved[:10],
                                  hint="Propose the release again from the channel's current state.")
+    gathered = gather(p, root, signatures) if signatures else []
     result = verification(root, p)
     try:
         # python-tuf's own check, exactly what a client does with this targets metadata.
@@ -170,8 +297,10 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, An
         raise IntegrityError(f"Release {version} has {len(result.signed)} of {result.threshold} required SIG approvals; "
                              "nothing was published.", details=ignored + [f"unreadable signature file {b}" for b in
                                                                           p.bad_signature_files],
-                             hint="Members approve with `mwrelease release approve PROPOSAL --key KEY` and send "
-                                  "signatures/<keyid>.json back into the proposal's signatures/ directory.") from None
+                             hint="Members approve on their machine with `mwrelease release approve PROPOSAL --key KEY "
+                                  "-o FILE` and send FILE; pass it with `channel publish PROPOSAL --signature FILE`"
+                                  + (f" ({', '.join(gathered)} gathered now: kept in {p.dir}/signatures/)"
+                                     if gathered else "") + ".") from None
     # 1. target files (content-addressed: writing them early can confuse no client)
     for name in os.listdir(p.dir / "files"):
         tf = p.targets.signed.targets[name]
@@ -193,4 +322,4 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any) -> dict[str, An
     record = {"published": now().isoformat(), "targets_version": version, "approved_by": approvers}
     (p.dir / "published.json").write_text(json.dumps(record, indent=1) + "\n")
     return {"release": p.release, "targets_version": version, "snapshot_version": sv, "timestamp_version": tsv,
-            "approved_by": approvers}
+            "approved_by": approvers, "gathered": gathered}
