@@ -262,3 +262,11 @@ class SigChannel:
     def target_file(self, name: str) -> Path:
         (hit,) = list((self.dir / "targets").glob(f"*.{name}"))
         return hit
+
+
+def one_release(path: Path) -> SignedChannel:
+    """A signed channel with release 1.43.1, approved by alice and bob."""
+    ch = SignedChannel(path)
+    ch.add_release("1.43.1")
+    ch.publish(("alice", "bob"))
+    return ch

@@ -199,7 +199,8 @@ def _add_components(lock: Lock, stage: Path, *, say: Callable[[str], None] | Non
         out.append(Component(
             name=tc.name, kind=tc.kind, ref=lc.ref if lc else None, commit=lc.commit if lc else None,
             version=(lc.version if lc and lc.version else tc.version),
-            source=lc.source.type if lc else "core-tree", requires_mediawiki=tc.requires_mediawiki))
+            source=lc.source.type if lc else "core-tree", requires_mediawiki=tc.requires_mediawiki,
+            url=lc.source.url if lc and lc.source.type in ("git", "tarball") else None))
     return out
 
 

@@ -35,7 +35,7 @@ import json
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,10 +137,18 @@ class Component:
     version: str | None = None
     source: str = "core-tree"
     requires_mediawiki: str | None = None
+    url: str | None = None  # where a git or tarball source came from (the SBOM's repository); older manifests: none
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "ref": self.ref, "commit": self.commit,
-                "version": self.version, "source": self.source, "requires_mediawiki": self.requires_mediawiki}
+        out = {"name": self.name, "kind": self.kind, "ref": self.ref, "commit": self.commit,
+               "version": self.version, "source": self.source, "requires_mediawiki": self.requires_mediawiki}
+        return out | ({"url": self.url} if self.url else {})
+
+    @classmethod
+    def from_json(cls, c: dict[str, Any]) -> Component:
+        """Keys this version does not know are ignored: a later version may record more of a component."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in c.items() if k in known})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,7 +232,7 @@ class Manifest:
                 php_tested=tuple(data.get("php_tested", [])),
                 upgrades_from_lines=tuple(data["upgrades_from"]["lines"]),
                 upgrades_from_min=data["upgrades_from"].get("min_version", ""),
-                components=tuple(Component(**c) for c in data.get("components", [])),
+                components=tuple(Component.from_json(c) for c in data.get("components", [])),
                 files=tuple(FileEntry.from_json(f) for f in data["files"]),
                 artifact_file=_str(data["artifact"]["file"]),
                 delta_from=delta.get("from"), delta_from_tree_sha256=delta.get("from_tree_sha256"),

@@ -2,7 +2,11 @@
 license from extension.json's ``license-name``), made with cyclonedx-python-lib.
 
 The licenses are read from the artifact itself (each ``extension.json`` / ``skin.json`` in the tarball), so
-the SBOM describes what ships, not what a catalog said; repositories come from the lock when it is given.
+the SBOM describes what ships, not what a catalog said. Name, version, ref, commit and source type come from
+the release manifest, which every release has, and so do repositories (the manifest's ``url`` of a git or
+tarball component; manifests older than that field take it from the lock, when one is given). A git source's URL is a ``vcs`` external
+reference, a tarball source's URL a ``distribution`` one; a lock that does not describe the release (another
+core version, or a component at another source, ref or commit) is refused rather than lending its URLs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mwrelease.lock import Lock
+from mwrelease.errors import ConfigError
+from mwrelease.lock import Lock, LockedComponent
 from mwrelease.release.manifest import Manifest
 
 CORE_LICENSE = "GPL-2.0-or-later"  # MediaWiki core's COPYING
@@ -57,11 +62,7 @@ def release_sbom(manifest: Manifest, tarball: Path, lock: Lock | None = None) ->
 
     factory = LicenseFactory()
     licenses = licenses_in_tarball(tarball, manifest.prefix)
-    repos: dict[tuple[str, str], str] = {}
-    if lock is not None:
-        for lc in lock.components:
-            if lc.source.url:
-                repos[(lc.kind, lc.name)] = lc.source.url
+    locked = _locked_components(manifest, lock) if lock is not None else {}
     bom = Bom()
     core = Component(name="mediawiki", version=manifest.core_version, type=ComponentType.APPLICATION,
                      bom_ref="core", licenses=[factory.make_from_string(CORE_LICENSE)],
@@ -78,11 +79,15 @@ def release_sbom(manifest: Manifest, tarball: Path, lock: Lock | None = None) ->
         if c.commit:
             props.append(Property(name="mwrelease:commit", value=c.commit))
         lic = licenses.get((c.kind, c.name))
-        repo = repos.get((c.kind, c.name))
+        lc = locked.get((c.kind, c.name))
+        refs = []
+        url = c.url or (lc.source.url if lc is not None and lc.source.type in ("git", "tarball") else None)
+        if url and c.source in ("git", "tarball"):
+            ref_type = ExternalReferenceType.VCS if c.source == "git" else ExternalReferenceType.DISTRIBUTION
+            refs.append(ExternalReference(type=ref_type, url=XsUri(url)))
         comp = Component(
             name=c.name, version=c.version or c.ref or None, type=ComponentType.LIBRARY, bom_ref=f"{c.kind}:{c.name}",
-            licenses=[factory.make_from_string(lic)] if lic else [], properties=props,
-            external_references=[ExternalReference(type=ExternalReferenceType.VCS, url=XsUri(repo))] if repo else [])
+            licenses=[factory.make_from_string(lic)] if lic else [], properties=props, external_references=refs)
         bom.components.add(comp)
         deps.append(comp)
     bom.register_dependency(core, deps)
@@ -90,8 +95,29 @@ def release_sbom(manifest: Manifest, tarball: Path, lock: Lock | None = None) ->
     return text + "\n"
 
 
+def _locked_components(manifest: Manifest, lock: Lock) -> dict[tuple[str, str], LockedComponent]:
+    """(kind, name) -> the lock's entry of each component, once the lock is known to be the release's own."""
+    locked: dict[tuple[str, str], LockedComponent] = {(lc.kind, lc.name): lc for lc in lock.components}
+    shipped = {(c.kind, c.name): c for c in manifest.components}
+    wrong = []
+    if lock.core_version != manifest.core_version:
+        wrong.append(f"core: {lock.core_version} in the lock, {manifest.core_version} in the release")
+    for key, lc in locked.items():
+        c = shipped.get(key)
+        if c is None:
+            wrong.append(f"{key[0]} {key[1]}: in the lock, not in the release")
+        elif (c.source, c.ref, c.commit) != (lc.source.type, lc.ref, lc.commit):
+            wrong.append(f"{key[0]} {key[1]}: {lc.source.type} {lc.ref} {lc.commit or '(no commit)'} in the lock, "
+                         f"{c.source} {c.ref} {c.commit or '(no commit)'} in the release")
+    if wrong:
+        raise ConfigError(f"The lock {lock.bundle!r} does not describe release {manifest.name}; its repositories "
+                          "would be another release's.", details=wrong[:10],
+                          hint="Pass the lock the release was built from (or none).")
+    return locked
+
+
 def sbom_components(text: str) -> list[dict[str, Any]]:
-    """name, version, ref, commit, license of each component of an SBOM written by ``release_sbom``."""
+    """name, version, ref, commit, license, repository of each component of a ``release_sbom`` SBOM."""
     data = json.loads(text)
     out = []
     for c in data.get("components", []):

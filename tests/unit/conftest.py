@@ -28,3 +28,11 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (full,) = build_release(fake_lock(v), fake_core(base / f"core-{v}", v), base / "out")
         publish(full.tarball, ch)
     return ch
+
+
+@pytest.fixture
+def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private trust store (anchors and verified metadata) for this test: `pytestmark = usefixtures(...)`."""
+    store = tmp_path / "trust-store"
+    monkeypatch.setenv("MWRELEASE_TRUST_DIR", str(store))
+    return store

@@ -21,24 +21,17 @@ import pytest
 
 from mwrelease.errors import SourceError, TrustError
 from mwrelease.trust.client import TrustedChannel, find_anchor, trust_channel
-from tests.trust_channel import LoopbackServer, SignedChannel
+from tests.trust_channel import LoopbackServer, SignedChannel, one_release
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "trust-store"
-    monkeypatch.setenv("MWRELEASE_TRUST_DIR", str(store))
-    return store
+pytestmark = pytest.mark.usefixtures("trust_store")  # tests/unit/conftest.py
 
 
 @pytest.fixture
 def channel(tmp_path: Path) -> SignedChannel:
-    ch = SignedChannel(tmp_path / "channel")
-    ch.add_release("1.43.1")
-    ch.publish(("alice", "bob"))
-    return ch
+    return one_release(tmp_path / "channel")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from mwrelease.errors import SourceError
 from mwrelease.release import download
 from mwrelease.trust.client import TrustedChannel, trust_channel
 from mwrelease.trust.fetcher import ChannelFetcher
-from tests.trust_channel import SignedChannel
+from tests.trust_channel import SignedChannel, one_release
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 2.0
@@ -81,19 +81,12 @@ class DripServer:
         self.httpd.server_close()
 
 
-@pytest.fixture(autouse=True)
-def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "trust-store"
-    monkeypatch.setenv("MWRELEASE_TRUST_DIR", str(store))
-    return store
+pytestmark = pytest.mark.usefixtures("trust_store")  # tests/unit/conftest.py
 
 
 @pytest.fixture
 def channel(tmp_path: Path) -> SignedChannel:
-    ch = SignedChannel(tmp_path / "channel")
-    ch.add_release("1.43.1")
-    ch.publish(("alice", "bob"))
-    return ch
+    return one_release(tmp_path / "channel")
 
 
 @pytest.fixture

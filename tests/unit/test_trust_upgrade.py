@@ -42,11 +42,7 @@ def signed(tmp_path: Path, releases: dict[str, Path]) -> SigChannel:
     return ch
 
 
-@pytest.fixture(autouse=True)
-def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "trust-store"
-    monkeypatch.setenv("MWRELEASE_TRUST_DIR", str(store))
-    return store
+pytestmark = pytest.mark.usefixtures("trust_store")  # tests/unit/conftest.py
 
 
 @pytest.fixture
