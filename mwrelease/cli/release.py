@@ -74,7 +74,11 @@ def build(lock: Path, core_tree: Path | None, core_image: str | None, core_tarba
     lines = [f"{a.tarball}  {a.size / 1e6:.1f} MB  sha256 {a.sha256}  ({len(a.manifest.files)} files, {a.manifest.kind})"
              for a in arts]
     lines.append(f"{out_dir / 'SHA256SUMS'} updated")
-    return Result(data={"artifacts": [a.to_json() for a in arts]}, text="\n".join(lines))
+    # The build is not the gate (a release manager builds to test), but it must not pass for an approval.
+    warning = (f"{lock.name} was built without any check of its seal: these artifacts are not approved. "
+               "`mwrelease seal RESULTS --lock LOCK --artifact TARBALL --sign KEY` vouches for them, and "
+               "`release propose` / `channel publish` refuse a release without that seal and K SIG approvals.")
+    return Result(data={"artifacts": [a.to_json() for a in arts]}, text="\n".join(lines), warnings=[warning])
 
 
 @release.command("propose")

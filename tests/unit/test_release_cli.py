@@ -18,6 +18,7 @@ def test_release_build_and_channel_publish_cli(tmp_path: Path) -> None:
                             "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
+    assert any("not approved" in w for w in data["warnings"])  # a build is not an approval, and says so
     tarball = data["data"]["artifacts"][0]["tarball"]
     r = runner.invoke(cli, ["channel", "publish", tarball, "--channel", str(tmp_path / "ch"), "--json"])
     assert r.exit_code == 0, r.output
