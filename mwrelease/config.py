@@ -84,7 +84,7 @@ def load_defaults(files: list[Path] | None = None) -> dict[str, Any]:
 # Which commands take which default: a channel default must not become `channel publish --channel`.
 USES: dict[str, tuple[str, ...]] = {
     "wiki": ("status", "verify", "upgrade", "rollback", "prune"),
-    "channel": ("status", "verify", "upgrade", "install"),
+    "channel": ("status", "verify", "upgrade", "install", "channel show"),
     "catalogs": ("resolve", "matrix", "test", "catalog list", "catalog show"),
 }
 

@@ -96,21 +96,30 @@ def refresh(channel_dir: Path, online_key: Path) -> Result:
 
 
 @channel.command("show")
-@click.argument("location")
+@click.argument("location", required=False)
+@click.option("--channel", metavar="URL|DIR",
+              help="The channel (directory, file:// or http(s):// URL), as for upgrade; default: `channel` in "
+                   "mwrelease.toml. LOCATION as an argument is the same.")
 @click.option("--allow-unsigned", is_flag=True,
               help="List an unsigned (legacy) channel anyway, unverified. A trusted channel is always verified.")
 @json_option
 @reporting("channel show")
-def show(location: str, allow_unsigned: bool) -> Result:
-    """List the releases of the channel at LOCATION (directory, file:// or http(s):// URL): each release's seal
-    verdict and the SIG members who approved it, read through python-tuf's client and verified against the root
-    this computer trusts (`mwrelease channel trust`, the same anchor as `upgrade`).
+def show(location: str | None, channel: str | None, allow_unsigned: bool) -> Result:
+    """List the releases of the channel (--channel, or LOCATION: a directory, file:// or http(s):// URL): each
+    release's seal verdict and the SIG members who approved it, read through python-tuf's client and verified
+    against the root this computer trusts (`mwrelease channel trust`, the same anchor as `upgrade`).
 
     \b
     Exit codes: 0 listed, 4 channel unreachable, 8 not trusted yet, unsigned, or the metadata does not verify.
     """
     from mwrelease.trust.client import TrustedChannel, open_channel
 
+    from_config = click.get_current_context().get_parameter_source("channel") == click.core.ParameterSource.DEFAULT_MAP
+    if location and channel and location != channel and not from_config:  # a config default yields to LOCATION
+        raise click.UsageError(f"Two channels given: {location} and --channel {channel}; give one.")
+    location = location or channel
+    if not location:
+        raise click.UsageError("Which channel? Give --channel URL|DIR (or set `channel` in mwrelease.toml).")
     warnings: list[str] = []
     reader = open_channel(location, allow_unsigned=allow_unsigned, warn=warnings.append)
     if isinstance(reader, TrustedChannel):

@@ -24,9 +24,10 @@ def images() -> None:
               help="MediaWiki line (1.35, 1.39, 1.43); repeat for several. Default: 1.39 and 1.43.")
 @click.option("--recipe", type=click.Choice(["debian-package", "tarball"]), default="debian-package",
               show_default=True, help="How core gets into the image.")
-@click.option("--tarball", "tarball_url", metavar="URL|PATH", help="Release tarball for --recipe tarball.")
-@click.option("--sha256", help="Expected sha256 of --tarball.")
-@click.option("--version", "tarball_version", metavar="X.Y.Z", help="MediaWiki version of --tarball.")
+# --core-tarball/--core-sha256 as in `release build`; the first spellings stay accepted.
+@click.option("--core-tarball", "--tarball", "tarball_url", metavar="URL|PATH", help="Release tarball for --recipe tarball.")
+@click.option("--core-sha256", "--sha256", "sha256", help="Expected sha256 of --core-tarball.")
+@click.option("--version", "tarball_version", metavar="X.Y.Z", help="MediaWiki version of --core-tarball.")
 @click.option("--db", "dbs", multiple=True, callback=csv_choice("mariadb", "postgres"), metavar="mariadb|postgres",
               help="Also build this database image; repeat for both.")
 @click.option("--with-db", is_flag=True, help="Also build both database images.")
@@ -47,7 +48,7 @@ def build(lines: tuple[str, ...], recipe: str, tarball_url: str | None, sha256: 
     recipes: list[im.Recipe] = []
     if recipe == "tarball":
         if not (tarball_url and sha256 and tarball_version):
-            raise ConfigError("--recipe tarball needs --tarball, --sha256 and --version.")
+            raise ConfigError("--recipe tarball needs --core-tarball, --core-sha256 and --version.")
         tb = im.Tarball(url=tarball_url, sha256=sha256, version=tarball_version)
         recipes.append(im.tarball_recipe(tb, source=source, data=im.fetch_tarball(tb)))
     else:

@@ -173,7 +173,7 @@ def core_recipe(line: str, *, recipe: RecipeName = "debian-package", source: Bas
         return debian_package_recipe(line, source=source)
     if recipe == "tarball":
         if tarball is None:
-            raise ConfigError("The tarball recipe needs a tarball (--tarball URL --sha256 HEX --version X.Y.Z).")
+            raise ConfigError("The tarball recipe needs a tarball (--core-tarball URL --core-sha256 HEX --version X.Y.Z).")
         return tarball_recipe(tarball, source=source, data=fetch_tarball(tarball))
     raise ConfigError(f"{recipe} is not a core image recipe.")
 

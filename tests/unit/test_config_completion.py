@@ -42,7 +42,7 @@ def test_a_channel_default_reaches_only_the_admin_commands(tmp_path: Path) -> No
     f = tmp_path / "c.toml"
     f.write_text('channel = "https://x/"\ncatalog = ["a", "b"]\n')
     dm = default_map(load_defaults([f]))
-    assert dm["upgrade"]["channel"] == "https://x/" and "channel" not in dm  # not `channel publish --channel`
+    assert dm["upgrade"]["channel"] == "https://x/" and dm["channel"] == {"show": {"channel": "https://x/"}}  # not `channel publish --channel`
     assert dm["catalog"]["list"]["catalogs"] == ("a", "b") and dm["matrix"]["catalogs"] == ("a", "b")
 
 

@@ -37,3 +37,21 @@ def test_release_build_version_mismatch_exit_code(tmp_path: Path) -> None:
                                  str(tmp_path / "out"), "--json"])
     assert r.exit_code == 3
     assert json.loads(r.stdout)["errors"][0]["kind"] == "config"
+
+
+def test_channel_show_takes_the_channel_as_upgrade_does(tmp_path: Path) -> None:
+    lock_path = tmp_path / "l.lock"
+    make_lock("1.43.5").dump(lock_path)
+    core = make_core(tmp_path / "core", "1.43.5")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["release", "build", str(lock_path), "--core-tree", str(core), "--out-dir", str(tmp_path / "out"),
+                            "--json"])
+    tarball = json.loads(r.stdout)["data"]["artifacts"][0]["tarball"]
+    assert runner.invoke(cli, ["channel", "publish", tarball, "--channel", str(tmp_path / "ch")]).exit_code == 0
+    by_option = runner.invoke(cli, ["channel", "show", "--channel", str(tmp_path / "ch"), "--allow-unsigned", "--json"])
+    by_argument = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch"), "--allow-unsigned", "--json"])
+    assert by_option.exit_code == 0 and json.loads(by_option.stdout)["data"] == json.loads(by_argument.stdout)["data"]
+    r = runner.invoke(cli, ["channel", "show"])
+    assert r.exit_code == 2 and "--channel" in r.output
+    r = runner.invoke(cli, ["channel", "show", str(tmp_path / "ch"), "--channel", str(tmp_path / "other")])
+    assert r.exit_code == 2 and "Two channels" in r.output
