@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mwrelease.errors import ChecksFailed, ConfigError, IntegrityError, NothingToDo
+from mwrelease.errors import ChecksFailed, ConfigError, DiskFull, IntegrityError, NothingToDo
 from mwrelease.trust.keys import key_name
 from mwrelease.trust.layout import INDEX_TARGET, ONLINE_ROLES, Channel, channel_lock, md_bytes, now, write_atomic
 from mwrelease.trust.proposal import Proposal, check_not_stale, check_same_channel, load_proposal, verification
@@ -301,24 +301,36 @@ def _publish(proposal_dir: Path, channel_dir: Path, online: Any, signatures: lis
                                   "-o FILE` and send FILE; pass it with `channel publish PROPOSAL --signature FILE`"
                                   + (f" ({', '.join(gathered)} gathered now: kept in {p.dir}/signatures/)"
                                      if gathered else "") + ".") from None
-    # 1. target files (content-addressed: writing them early can confuse no client)
-    for name in os.listdir(p.dir / "files"):
-        tf = p.targets.signed.targets[name]
-        dest = channel.target_path(name, tf.hashes["sha256"])
-        if not dest.exists():
-            write_atomic(dest, (p.dir / "files" / name).read_bytes())
-    # 2. N.targets.json, 3. snapshot, 4. timestamp: a client never sees a snapshot naming a missing targets.
-    targets_bytes = md_bytes(p.targets)
     version = p.targets.signed.version
-    write_atomic(channel.meta / f"{version}.targets.json", targets_bytes)
-    sv, tsv = _write_snapshot_and_timestamp(channel, version, targets_bytes, online)
+    try:
+        # 1. target files (content-addressed: writing them early can confuse no client)
+        for name in os.listdir(p.dir / "files"):
+            tf = p.targets.signed.targets[name]
+            dest = channel.target_path(name, tf.hashes["sha256"])
+            if not dest.exists():
+                write_atomic(dest, (p.dir / "files" / name).read_bytes())
+        # 2. The members' approval notes (DSSE, signed by each member; override reasons) go public beside the
+        # metadata: not TUF targets, each verifiable on its own. Before the metadata, so that a publish
+        # interrupted once the timestamp is out cannot leave a live release without them.
+        for kid in result.signed:
+            note = p.dir / "signatures" / f"{kid}.approval.json"
+            if note.is_file():
+                write_atomic(channel.dir / "approvals" / str(version) / note.name, note.read_bytes())
+        # 3. N.targets.json, 4. snapshot, 5. timestamp: a client never sees a snapshot naming a missing targets.
+        targets_bytes = md_bytes(p.targets)
+        write_atomic(channel.meta / f"{version}.targets.json", targets_bytes)
+        sv, tsv = _write_snapshot_and_timestamp(channel, version, targets_bytes, online)
+    except OSError as exc:
+        from mwrelease.fsutil import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        raise DiskFull(f"The disk filled up while publishing {_what(p)} into {channel.dir} ({exc.strerror or exc}); "
+                       f"timestamp.json was not replaced, so clients still see targets version {version - 1} and "
+                       "nothing half-published is served.",
+                       hint="Free space on that filesystem, then run `mwrelease channel publish` again (the files "
+                            "already written are reused).") from None
     approvers = [key_name(k) for k in result.signed.values()]
-    # The members' approval notes (DSSE, signed by each member; override reasons) go public beside the
-    # metadata: not TUF targets (they come after the signed bytes), but each verifiable on its own.
-    for kid in result.signed:
-        note = p.dir / "signatures" / f"{kid}.approval.json"
-        if note.is_file():
-            write_atomic(channel.dir / "approvals" / str(version) / note.name, note.read_bytes())
     record = {"published": now().isoformat(), "targets_version": version, "approved_by": approvers}
     (p.dir / "published.json").write_text(json.dumps(record, indent=1) + "\n")
     return {"release": p.release, "targets_version": version, "snapshot_version": sv, "timestamp_version": tsv,
