@@ -39,8 +39,9 @@ def publish(what: Path, channel_dir: Path, online_key: Path | None, signatures: 
 
     \b
     Exit codes: 0 published, 3 not a release artifact, stale proposal, another channel, not the online key,
-    8 too few approvals, a bad signature (a --signature FILE over other bytes, for another proposal, of a
-    non-member, or unreadable), an expired root, a checksum or manifest that does not verify.
+    staged targets expired, 8 too few approvals, a bad signature (a --signature FILE over other bytes, for
+    another proposal, of a non-member, or unreadable), an expired root, a checksum or manifest that does not
+    verify, 13 the disk filled up (clients still see the previous version).
     """
     if what.is_dir():
         from mwrelease.cli.key import load_signer
