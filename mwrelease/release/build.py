@@ -12,7 +12,9 @@ Output directory after ``build_release`` (and ``build_delta``)::
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,9 +25,9 @@ from mwrelease.components import put_component
 from mwrelease.fsutil import disk_full, is_disk_full, remove_new, write_atomic
 from mwrelease.lock import Lock, LockedComponent
 from mwrelease.release import coretree
-from mwrelease.release.archive import write_tarball
+from mwrelease.release.archive import write_tarball, write_tree_tarball
 from mwrelease.release.lines import line_of, upgrades_from, version_key
-from mwrelease.release.manifest import Component, Manifest, scan_tree, sha256_file
+from mwrelease.release.manifest import Component, Manifest, list_tree, sha256_file
 
 Progress = Callable[[str, int], None]  # (label, total) -> returns nothing; see cli for the click bar
 
@@ -99,7 +101,7 @@ def _build(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str
            previous: Path | None, tick: Callable[[int], None] | None, say: Callable[[str], None] | None,
            phase: Callable[[str], None]) -> list[Artifact]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".mwrelease-build-", dir=out_dir) as tmp, _Removal() as removal:
         stage = Path(tmp, "tree")
         if core_tree is not None:
             coretree.materialize(core_tree, stage)
@@ -118,20 +120,23 @@ def _build(lock: Lock, core_tree: Path | None, out_dir: Path, *, core_image: str
         phase(f"components: {sum(1 for c in lock.components if c.source.type != 'bundled')} put in place, "
               f"{len(components)} extensions and skins in the tree")
         php_req = mwtree.php_requirement_of(stage)
-        entries = scan_tree(stage)
-        phase(f"hash: {len(entries)} files")
+        items = list_tree(stage)
+        phase(f"hash: {len(items)} files listed (hashed in the read that writes them into the tarball)")
         line = line_of(version)
         name = f"mediawiki-{version}"
         tar_name, manifest_name = artifact_names(version)
+        tarball = out_dir / tar_name
+        digest, sums = write_tree_tarball(tarball, stage, f"{name}/", items, progress=tick)
+        entries = [it.entry(sums.get(it.path)) for it in items]
+        phase(f"compress: {tar_name} ({tarball.stat().st_size / 1e6:.1f} MB)")
+        if previous is None:  # the stage's last reader is done: its unlinks overlap writing the manifest
+            removal.start(stage)
         manifest = Manifest(
             name=name, kind="full", core_version=version, core_line=line, files=tuple(entries),
             bundle=lock.bundle, php_requirement=php_req, databases=tuple(lock.databases), php_tested=tuple(lock.php),
             upgrades_from_lines=tuple(upgrades_from(line)), upgrades_from_min=f"{upgrades_from(line)[0]}.0",
             components=tuple(components), artifact_file=tar_name, created_by=f"mwrelease {__version__}",
             core_source=core_tarball.to_json() if core_tarball is not None else None)
-        tarball = out_dir / tar_name
-        digest = write_tarball(tarball, stage, manifest.prefix, entries, progress=tick)
-        phase(f"compress: {tar_name} ({tarball.stat().st_size / 1e6:.1f} MB)")
         manifest_path = out_dir / manifest_name
         write_atomic(manifest_path, manifest.dumps())
         phase(f"manifest: {manifest_name}")
@@ -175,6 +180,25 @@ def build_delta(new: Manifest, new_tree: Path, old: Manifest, out_dir: Path) -> 
 def _artifact(tarball: Path, manifest_path: Path, manifest: Manifest, sha256: str) -> Artifact:
     return Artifact(tarball=tarball, manifest_path=manifest_path, manifest=manifest,
                     sha256=sha256, size=tarball.stat().st_size)
+
+
+class _Removal:
+    """Removes a folder in a thread (unlink and rmdir leave the GIL free) from ``start`` on; joined on exit."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self, path: Path) -> None:
+        self._thread = threading.Thread(target=shutil.rmtree, args=(path,), kwargs={"ignore_errors": True},
+                                        name="mwrelease-stage-removal", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _Removal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._thread.join()  # before TemporaryDirectory removes what is left, never beside it
 
 
 def _add_components(lock: Lock, stage: Path, *, say: Callable[[str], None] | None = None) -> list[Component]:

@@ -37,7 +37,7 @@ import posixpath
 import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mwrelease.errors import IntegrityError
 from mwrelease.jsonfile import read_json
@@ -265,12 +265,13 @@ def _core_source(value: Any) -> dict[str, str] | None:
     return dict(value)
 
 
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(x, sort_keys=True), the encoder built once
+
+
 def tree_digest(files: tuple[FileEntry, ...] | list[FileEntry]) -> str:
-    h = hashlib.sha256()
-    for f in sorted(files, key=lambda e: e.path):
-        h.update(json.dumps(f.to_json(), sort_keys=True).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    """sha256 over one line per file, in path order: the file's JSON with sorted keys."""
+    lines = [_SORTED_JSON(f.to_json()) for f in sorted(files, key=lambda e: e.path)]
+    return hashlib.sha256(("\n".join(lines) + "\n" if lines else "").encode()).hexdigest()
 
 
 def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
@@ -301,35 +302,68 @@ def normalise_mode(mode: int) -> int:
     return 0o755 if mode & stat.S_IXUSR else 0o644
 
 
+class TreeItem(NamedTuple):
+    """A file or symlink of a tree as ``list_tree`` sees it: its metadata, no byte of its content read yet."""
+
+    path: str
+    link: str | None = None
+    size: int = 0
+    mode: int = 0o644  # normalised (``normalise_mode``)
+    mtime: int = 0  # whole seconds, int(st_mtime), as a release tarball records it
+
+    def entry(self, sha256: str | None) -> FileEntry:
+        if self.link is not None:
+            return FileEntry(path=self.path, link=self.link)
+        return FileEntry(path=self.path, sha256=sha256, size=self.size, mode=self.mode)
+
+
+def list_tree(root: Path, *, exclude: frozenset[str] = frozenset()) -> list[TreeItem]:
+    """Every regular file and symlink under root (relative POSIX paths, sorted), from one lstat each (none for a
+    folder or a symlink). A folder that cannot be listed is left out, as os.walk leaves it."""
+    items: list[TreeItem] = []
+    todo = [("", os.fspath(root))]
+    while todo:
+        rel_dir, dirpath = todo.pop()
+        try:
+            listing = os.scandir(dirpath)
+        except OSError:
+            continue
+        with listing:
+            for de in listing:
+                rel = rel_dir + de.name
+                if rel in exclude:
+                    continue
+                if de.is_symlink():
+                    items.append(TreeItem(path=rel, link=os.readlink(de.path)))
+                elif de.is_dir():
+                    todo.append((rel + "/", de.path))
+                else:
+                    st = de.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode):
+                        raise IntegrityError(f"{de.path} is neither a file, a directory nor a symlink (a device, "
+                                             "socket or fifo); a release tree may contain none.",
+                                             hint="Remove it from the tree and try again.")
+                    items.append(TreeItem(path=rel, size=st.st_size, mode=normalise_mode(st.st_mode),
+                                          mtime=int(st.st_mtime)))
+    items.sort(key=lambda e: e.path)
+    return items
+
+
 def scan_tree(root: Path, *, exclude: frozenset[str] = frozenset()) -> list[FileEntry]:
-    """Every regular file and symlink under root (relative POSIX paths, sorted). Directories are implied."""
-    entries: list[FileEntry] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        keep_dirs = []
-        for d in sorted(dirnames):
-            p = Path(dirpath, d)
-            if rel_dir + d in exclude:
-                continue
-            if p.is_symlink():
-                entries.append(FileEntry(path=rel_dir + d, link=os.readlink(p)))
-            else:
-                keep_dirs.append(d)
-        dirnames[:] = keep_dirs
-        for name in sorted(filenames):
-            rel = rel_dir + name
-            if rel in exclude:
-                continue
-            p = Path(dirpath, name)
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                entries.append(FileEntry(path=rel, link=os.readlink(p)))
-            elif stat.S_ISREG(st.st_mode):
-                entries.append(FileEntry(path=rel, sha256=sha256_file(p), size=st.st_size,
-                                         mode=normalise_mode(st.st_mode)))
-            else:
-                raise IntegrityError(f"{p} is neither a file, a directory nor a symlink (a device, socket or fifo); "
-                                     "a release tree may contain none.", hint="Remove it from the tree and try again.")
-    entries.sort(key=lambda e: e.path)
-    return entries
+    """Every regular file and symlink under root (relative POSIX paths, sorted), each file hashed. Directories
+    are implied."""
+    base = os.fspath(root)
+    return [it.entry(None if it.link is not None else sha256_path(f"{base}/{it.path}"))
+            for it in list_tree(root, exclude=exclude)]
+
+
+def sha256_path(path: str, bufsize: int = 1 << 20) -> str:
+    """``sha256_file`` with fewer calls per file (no file object): one read for most files of a tree."""
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, bufsize):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
