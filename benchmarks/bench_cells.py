@@ -39,7 +39,7 @@ from mwrelease.runner.cell import CellOptions, run_cell, run_cells  # noqa: E402
 from mwrelease.runner.engine import Engine  # noqa: E402
 from mwrelease.runner.plan import Cell, plan  # noqa: E402
 
-PHASES = ("image", "container", "install", "place", "localsettings", "l10n-restore", "update.php", "server", "checks")
+PHASES = ("image", "container", "install", "place", "localsettings", "cache-restore", "update.php", "server", "checks")
 FLOOR = ("snapshot restore", "update.php", "parse")
 FIXTURES = ROOT / "tests" / "fixtures" / "extensions"
 GOALS = {"tarball warm": 8.0, "one-extension warm": 6.0}
@@ -79,7 +79,7 @@ def measure_floor(engine: Engine, cell: Cell, snap_dir: Path) -> dict[str, float
 
     tag = images.core_image(engine, cell.core_line).tag
     sqlite = snapshots.sqlite_path(snap_dir, engine, tag)
-    l10n = snapshots.l10n_path(snap_dir, engine, tag, cell.lock_digest)
+    caches = snapshots.cache_path(snap_dir, engine, tag, cell.lock_digest)
     if sqlite is None or not sqlite.is_file():
         raise SystemExit(f"no SQLite snapshot for {tag}: run the cell first")
     opts = CellOptions()
@@ -92,8 +92,8 @@ def measure_floor(engine: Engine, cell: Cell, snap_dir: Path) -> dict[str, float
             tempfile.TemporaryDirectory() as work:
         t0 = time.monotonic()
         wiki = snapshots.restore_sqlite(c, sqlite)
-        if l10n is not None and l10n.is_file():
-            snapshots.restore_tree(c, l10n, snapshots.L10N_DIR)
+        if caches is not None and caches.is_file():
+            snapshots.restore_tree(c, caches, snapshots.L10N_DIR)
         out["snapshot restore"] = time.monotonic() - t0
         for comp in cell.loaded:  # not timed: the copy of the component's tree is not MediaWiki's work
             place_component(c, wiki.path, comp, cell, Path(work), fresh=True)

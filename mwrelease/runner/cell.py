@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mwrelease.errors import EngineError, MwreleaseError
-from mwrelease.runner import images, sandbox, snapshots
+from mwrelease.runner import images, rlcache, sandbox, snapshots
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.checks import CheckContext, read_manifests, run_checks, tail_logs
 from mwrelease.runner.engine import Container, Engine, ExecResult, Sandbox
@@ -127,13 +127,13 @@ class CellSession:
         self.step("install", self.install)
         self.step("place", self.place)
         self.step("localsettings", self.write_settings)
-        l10n = snapshots.l10n_path(self.options.snapshot_dir, self.engine, self.image_tag, cell.lock_digest)
-        if l10n is not None and l10n.is_file() and not self.failed and self.container is not None:
-            self.restore_l10n(l10n)
+        caches = snapshots.cache_path(self.options.snapshot_dir, self.engine, self.image_tag, cell.lock_digest)
+        if caches is not None and caches.is_file() and not self.failed and self.container is not None:
+            self.restore_caches(caches)
         self.step("update.php", self.update)
         self.step("server", self.serve)
         if not self.failed:
-            self.run_checks(l10n)
+            self.run_checks(caches)
         else:
             for name in CHECK_NAMES:
                 self.add(CheckResult(name=name, status="skipped", message=f"skipped: {self.failed} failed"))
@@ -265,21 +265,24 @@ class CellSession:
         text = local_settings_text(self.cell)
         disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
-        # One exec (a round trip to the engine each): directories and PHP's settings (exit 99: failed), the lint.
-        lint = container.exec(["sh", "-c", mw.PREPARE_PHP + ' || exit 99; exec php -l "$1"', "sh", wiki.local_settings,
-                               mw.php_ini(self.facts.get("php_version"))], timeout=30, quiet=True)
+        # One exec (a round trip to the engine each): directories, PHP's settings and the server's prepend
+        # file (exit 99: failed), the lint.
+        lint = container.exec(["sh", "-c", mw.PREPARE_PHP + ' && printf "%s" "$4" >"$3" || exit 99; exec php -l "$1"',
+                               "sh", wiki.local_settings, mw.php_ini(self.facts.get("php_version")),
+                               rlcache.PREPEND_FILE, rlcache.PREPEND_PHP], timeout=30, quiet=True)
         if not (lint.check() if lint.exit_code == 99 else lint).ok:
             return "failed", "LocalSettings.php does not parse", lint.output
         return "passed", f"{len(self.cell.loaded)} load lines", text
 
-    def restore_l10n(self, l10n: Path) -> None:
+    def restore_caches(self, caches: Path) -> None:
         # The localisation cache of an earlier cell with the same image and lock: building it is
         # the first request's biggest cost. MediaWiki checks the message files' mtimes against it
-        # and rebuilds what changed, so a stale copy costs time, never correctness.
+        # and rebuilds what changed, so a stale copy costs time, never correctness. ResourceLoader's
+        # compiled output comes with it (runner.rlcache), keyed by content.
         assert self.container is not None
         t0 = time.monotonic()
-        snapshots.restore_tree(self.container, l10n, snapshots.L10N_DIR)
-        self.timings["l10n-restore"] = time.monotonic() - t0
+        snapshots.restore_tree(self.container, caches, snapshots.L10N_DIR)
+        self.timings["cache-restore"] = time.monotonic() - t0
         self.warm = True
 
     def update(self) -> StepOutcome:
@@ -290,10 +293,10 @@ class CellSession:
 
     def serve(self) -> StepOutcome:
         container, wiki = self._ready()
-        mw.start_server(container, wiki)
+        mw.start_server(container, wiki, prepend=rlcache.PREPEND_FILE)
         return "passed", wiki.server, ""
 
-    def run_checks(self, l10n: Path | None) -> None:
+    def run_checks(self, caches: Path | None) -> None:
         container, wiki = self._ready()
         cell = self.cell
         cstart = time.monotonic()
@@ -303,11 +306,13 @@ class CellSession:
         ctx.manifests = self.manifests
         run_checks(ctx, on_check=self.add)
         self.timings["checks"] = time.monotonic() - cstart
-        if l10n is not None and not l10n.is_file():
+        if caches is not None and not caches.is_file():
             try:
-                snapshots.save_tree(container, snapshots.L10N_DIR, l10n)
+                container.exec(["curl", "-sS", "-o", "/dev/null", "--max-time", "60", wiki.server + rlcache.DUMP_PATH],
+                               timeout=70, quiet=True).check()
+                snapshots.save_tree(container, snapshots.L10N_DIR, caches)
             except EngineError as exc:
-                log.warning("could not save the localisation cache: %s", exc.message)
+                log.warning("could not save the localisation and ResourceLoader caches: %s", exc.message)
 
     def attach_logs(self, container: Container) -> None:
         """When setup broke, put the PHP logs on the failed step too: they usually say why."""

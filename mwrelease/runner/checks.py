@@ -281,24 +281,27 @@ def check_edit(ctx: CheckContext) -> CheckResult:
     return timed("edit-readback", body, blamer=ctx.blamer)
 
 
-def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
-    """The startup module, then every module of each component (``batch`` to a request); all the
-    requests go in one exec, one after the other: php -S runs 4 workers, but the requests are
-    CPU-bound (LESS, minification) and the cell has one CPU."""
+def check_load_php(ctx: CheckContext, *, batch: int = 40, merged_chars: int = 6000) -> list[CheckResult]:
+    """The startup module, then every module of each component, as a browser asks for them: the modules
+    of all components together, ``merged_chars`` of module names to a request. When every answer is clean,
+    each component passes; otherwise its own requests (``batch`` modules each) tell whose modules fail.
+    The requests of a pass go in one exec, one after the other: php -S runs 4 workers, but the requests
+    are CPU-bound (LESS, minification) and the cell has one CPU."""
     base = f"{ctx.wiki.server}/load.php"
-    urls = [f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en"]
-    groups: list[tuple[LockedComponent, int, list[tuple[int, str]]]] = []
-    for c in ctx.loaded():
-        mods = ctx.manifests[c.name].modules if c.name in ctx.manifests else ()
-        if not mods:
-            continue
-        chunks = []
-        for i in range(0, len(mods), batch):
-            chunk = "|".join(mods[i:i + batch])
-            urls.append(f"{base}?" + urllib.parse.urlencode({"modules": chunk, "skin": "vector", "lang": "en",
-                                                             "debug": "false"}))
-            chunks.append((len(urls) - 1, chunk))
-        groups.append((c, len(mods), chunks))
+
+    def url(modules: Sequence[str]) -> str:
+        return f"{base}?" + urllib.parse.urlencode({"modules": "|".join(modules), "skin": "vector", "lang": "en",
+                                                   "debug": "false"})
+
+    components = [(c, ctx.manifests[c.name].modules) for c in ctx.loaded()
+                  if c.name in ctx.manifests and ctx.manifests[c.name].modules]
+    merged: list[list[str]] = [[]]
+    for _, mods in components:
+        for m in mods:
+            if merged[-1] and sum(len(x) + 1 for x in merged[-1]) + len(m) > merged_chars:
+                merged.append([])
+            merged[-1].append(m)
+    urls = [f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en"] + [url(ms) for ms in merged if ms]
     answer = fetch_all(ctx, [[u] for u in urls])
 
     def startup() -> tuple[CheckStatus, str, str]:
@@ -312,24 +315,39 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40) -> list[CheckResult]:
 
     r = timed("load.php:startup", startup, blamer=ctx.blamer)
     out = [replace(r, duration=r.duration + _seconds(answer, [0]))]
-    for c, count, chunks in groups:
-        def body(c: LockedComponent = c, count: int = count,
-                 chunks: list[tuple[int, str]] = chunks) -> tuple[CheckStatus, str, str]:
-            bad: list[str] = []
-            for i, chunk in chunks:
-                a = answer(i)
-                if a.status != 200:
-                    bad.append(f"HTTP {a.status} for {chunk}:\n{(a.body or a.error)[:2000]}")
-                    continue
-                problem = rl_problem(a.body)
-                if problem:
-                    bad.append(problem)
+    merged_at = list(range(1, len(urls)))
+    try:
+        clean = bool(merged_at) and all(_load_problem(answer, i) is None for i in merged_at)
+    except EngineError:
+        clean = False
+    # the merged requests' time, shared out by module count
+    share = _seconds(answer, merged_at) / max(1, sum(len(mods) for _, mods in components))
+    chunks_of = {c.name: [mods[i:i + batch] for i in range(0, len(mods), batch)] for c, mods in components}
+    if not clean and components:
+        answer = fetch_all(ctx, [[url(chunk)] for c, _ in components for chunk in chunks_of[c.name]])
+    at = 0
+    for c, mods in components:
+        which = [] if clean else list(range(at, at + len(chunks_of[c.name])))
+        at += len(which)
+
+        def body(c: LockedComponent = c, count: int = len(mods),
+                 which: list[int] = which) -> tuple[CheckStatus, str, str]:
+            bad = [p for p in (_load_problem(answer, i) for i in which) if p]
             if bad:
                 return "failed", f"load.php reports errors for {c.name}'s modules", "\n---\n".join(bad)
             return "passed", f"{count} modules", ""
         r = timed(f"load.php:{c.name}", body, component=c.name, blamer=ctx.blamer)
-        out.append(replace(r, duration=r.duration + _seconds(answer, [i for i, _ in chunks])))
+        spent = share * len(mods) if clean else _seconds(answer, which)
+        out.append(replace(r, duration=r.duration + spent))
     return out
+
+
+def _load_problem(answer: Answers, i: int) -> str | None:
+    """What is wrong with the ``i``-th answer of load.php (None: HTTP 200, no error state, no exception)."""
+    a = answer(i)
+    if a.status != 200:
+        return f"HTTP {a.status}:\n{(a.body or a.error)[:2000]}"
+    return rl_problem(a.body)
 
 
 def check_php_errors(ctx: CheckContext) -> list[CheckResult]:

@@ -229,12 +229,14 @@ def php_ini(php_version: object) -> str:
 
 
 def start_server(container: Container, wiki: Wiki | None = None, *, port: int = 8080, timeout: float = 30,
-                 workers: int = 4) -> str:
-    """Serve $IP with PHP's built-in server on 127.0.0.1:PORT; return the base URL once it answers."""
+                 workers: int = 4, prepend: str | None = None) -> str:
+    """Serve $IP with PHP's built-in server on 127.0.0.1:PORT; return the base URL once it answers.
+    ``prepend``: a PHP file run before each request (``auto_prepend_file``; see ``runner.rlcache``)."""
     ip = wiki.path if wiki else str(image_facts(container)["mediawiki_path"])
+    ini = f"-d auto_prepend_file={shlex.quote(prepend)} " if prepend else ""
     # PHP_CLI_SERVER_WORKERS: the built-in server is single-threaded otherwise, and MediaWiki calls
     # itself (load.php, REST) while answering a request.
-    container.start_background(f"mkdir -p /var/log/mwtest && exec php -S 127.0.0.1:{port} -t {shlex.quote(ip)} "
+    container.start_background(f"mkdir -p /var/log/mwtest && exec php {ini}-S 127.0.0.1:{port} -t {shlex.quote(ip)} "
                                f">>{SERVER_LOG} 2>&1", workdir=ip, env={"PHP_CLI_SERVER_WORKERS": str(workers)})
     url = f"http://127.0.0.1:{port}"
     # The probe is the cheapest api.php request, polled fast: a bare api.php renders the API's help

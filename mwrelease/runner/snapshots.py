@@ -2,8 +2,9 @@
 
 - the SQLite install (``sqlite-KEY.tar``: the data directory, LocalSettings.php and the ``Wiki``), keyed by
   the image id: the first cell on an image saves it, later ones restore it instead of running install.php;
-- the localisation cache (``l10n-KEY.tar``), keyed by the image id and the lock: building it is the first
-  request's biggest cost.
+- the caches (``caches-KEY.tar``), keyed by the image id and the lock: the localisation cache, whose building
+  is the first request's biggest cost, and ResourceLoader's compiled modules (``runner.rlcache``), the
+  load.php checks' biggest cost.
 
 Every cell writes the same content for the same key; files are written to a temp name and renamed, so
 that parallel cells never read a half-written snapshot.
@@ -23,7 +24,7 @@ from mwrelease.components import safe_extract
 from mwrelease.runner import mediawiki as mw
 from mwrelease.runner.engine import Container, Engine
 
-SNAPSHOT_VERSION = "1"
+SNAPSHOT_VERSION = "2"
 L10N_DIR = "/var/lib/mwtest/cache"
 
 
@@ -31,14 +32,14 @@ def default_snapshot_dir() -> Path:
     return user_cache_dir("snapshots")
 
 
-def l10n_path(snapshot_dir: Path | None, engine: Engine, image_tag: str, lock_digest: str) -> Path | None:
+def cache_path(snapshot_dir: Path | None, engine: Engine, image_tag: str, lock_digest: str) -> Path | None:
     if snapshot_dir is None or not image_tag:
         return None
     info = engine.image(image_tag)
     if info is None:
         return None
     key = hashlib.sha256(f"{SNAPSHOT_VERSION}\0{info.id}\0{lock_digest}".encode()).hexdigest()[:16]
-    return snapshot_dir / f"l10n-{key}.tar"
+    return snapshot_dir / f"caches-{key}.tar"
 
 
 def sqlite_path(snapshot_dir: Path | None, engine: Engine, image_tag: str) -> Path | None:

@@ -126,7 +126,8 @@ def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any, tmp_pa
                      replace(tarball_source("MwrFixtureWarning", tmp_path),
                              smoke=(SmokeCheck(name="quiet", wikitext="<mwrquiet>ok</mwrquiet>", expect="ok"),)),
                      replace(git_source("MwrFixtureWrongOutput", tmp_path),
-                             smoke=(SmokeCheck(name="twice", wikitext="{{#mwrtwice:ab}}", expect="abab"),))),
+                             smoke=(SmokeCheck(name="twice", wikitext="{{#mwrtwice:ab}}", expect="abab"),)),
+                     fixture("MwrFixtureBrokenModule")),
     ]
     cells = plan(locks)
     results = {r.bundle: r for r in run_cells(cells, engine, jobs=2,
@@ -155,12 +156,49 @@ def test_fixtures_each_failure_class_is_caught_and_explained(engine: Any, tmp_pa
     assert rt["smoke:MwrFixtureWarning:quiet"].status == "passed"
     errors = rt["php-errors"]
     assert errors.status == "failed"
-    assert set(errors.blame) == {"MwrFixtureParserException", "MwrFixtureWarning"}
+    assert set(errors.blame) == {"MwrFixtureParserException", "MwrFixtureWarning", "MwrFixtureBrokenModule"}
     assert "Undefined array key" in errors.log
     assert rt["smoke:ParserFunctions:expr"].status == "passed" and rt["edit-readback"].status == "passed"
+    # load.php: the modules of every component are asked for together; the broken one is then found
+    # by each component's own requests, and the module that loads is not blamed.
+    broken = rt["load.php:MwrFixtureBrokenModule"]
+    assert broken.status == "failed" and broken.blame == ("MwrFixtureBrokenModule",), (broken.message, broken.log)
+    assert "ext.mwrBrokenModule.missing" in broken.log
+    assert rt["load.php:MwrFixtureWarning"].status == "passed", rt["load.php:MwrFixtureWarning"].log
+    assert rt["load.php:startup"].status == "passed"
 
     res = Results(cells=(results["runtime"],), locks=(lock_summary(cells[3]),))
     (s,) = seal([res])
     verdicts = {c.name: c.verdict for c in s.components}
     assert verdicts == {"ParserFunctions": "sealed", "MwrFixtureParserException": "failed",
-                        "MwrFixtureWarning": "failed", "MwrFixtureWrongOutput": "failed"}
+                        "MwrFixtureWarning": "failed", "MwrFixtureWrongOutput": "failed",
+                        "MwrFixtureBrokenModule": "failed"}
+
+
+def test_warm_cell_reuses_resourceloader_output_and_still_finds_the_broken_module(engine: Any, tmp_path: Path) -> None:
+    """The second run of a cell restores the caches the first one saved: the localisation cache and
+    ResourceLoader's compiled modules (runner.rlcache). What failed fails again: only output that was
+    compiled without error is kept, keyed by its source."""
+    import tarfile
+
+    from mwrelease.runner.cell import CellOptions, run_cell
+
+    lock = fixture_lock("rl-cache", fixture("MwrFixtureWarning"), fixture("MwrFixtureBrokenModule"))
+    (cell,) = plan(lock)
+    options = CellOptions(snapshot_dir=tmp_path / "snap")
+    cold = run_cell(cell, engine, options=options)
+    (caches,) = (tmp_path / "snap").glob("caches-*.tar")
+    with tarfile.open(caches) as tar:
+        member = tar.extractfile("resourceloader.ser")
+        assert member is not None
+        dump = member.read()
+    assert b"resourceloader-less" in dump and b".mwr-warning" in dump  # the compiled LESS of ext.mwrWarning
+    assert b"this-file-is-missing" not in dump
+
+    warm = run_cell(cell, engine, options=options)
+    assert warm.warm and "cache-restore" in warm.timings
+    for result in (cold, warm):
+        checks = by_name(result)
+        assert checks["load.php:MwrFixtureWarning"].status == "passed"
+        assert checks["load.php:MwrFixtureBrokenModule"].status == "failed"
+        assert "ext.mwrBrokenModule.missing" in checks["load.php:MwrFixtureBrokenModule"].log
