@@ -36,7 +36,8 @@ from pathlib import Path
 from mwrelease.errors import EngineError, MwreleaseError
 from mwrelease.runner import images, rlcache, sandbox, snapshots
 from mwrelease.runner import mediawiki as mw
-from mwrelease.runner.checks import CheckContext, read_manifests, run_checks, tail_logs
+from mwrelease.runner.checks import CheckContext, run_checks, tail_logs
+from mwrelease.runner.manifests import read_manifests
 from mwrelease.runner.engine import Container, Engine, ExecResult, Sandbox
 from mwrelease.runner.localsettings import disable_installer_skins, local_settings_text
 from mwrelease.runner.logs import Blamer, ComponentManifest
