@@ -18,9 +18,8 @@ Containers run with no network, every capability dropped (the database container
 what its server needs to drop privileges), memory and process limits, a timeout on every step, and are
 removed when the cell ends, whatever happens (also on Ctrl-C), unless ``keep``.
 
-Warm cells: the first SQLite install on an image is saved on the host (``snapshot_dir``, keyed by the
-image id) as a tar of the SQLite directory and LocalSettings.php; later cells on that image restore
-it instead of running install.php (``runner.snapshots``).
+Warm cells (``runner.snapshots``, in ``snapshot_dir``): later cells on an image restore its first SQLite install
+instead of running install.php; later cells of a lock, its localisation cache and compiled modules (``runner.rlcache``).
 """
 
 from __future__ import annotations
@@ -266,8 +265,7 @@ class CellSession:
         text = local_settings_text(self.cell)
         disable_installer_skins(container, wiki, self.cell)
         mw.append_local_settings(container, wiki, text)
-        # One exec (a round trip to the engine each): directories, PHP's settings and the server's prepend
-        # file (exit 99: failed), the lint.
+        # One exec: directories, PHP's settings, the server's prepend file (exit 99: failed), the lint.
         lint = container.exec(["sh", "-c", mw.PREPARE_PHP + ' && printf "%s" "$4" >"$3" || exit 99; exec php -l "$1"',
                                "sh", wiki.local_settings, mw.php_ini(self.facts.get("php_version")),
                                rlcache.PREPEND_FILE, rlcache.PREPEND_PHP], timeout=30, quiet=True)
@@ -276,10 +274,9 @@ class CellSession:
         return "passed", f"{len(self.cell.loaded)} load lines", text
 
     def restore_caches(self, caches: Path) -> None:
-        # The localisation cache of an earlier cell with the same image and lock: building it is
-        # the first request's biggest cost. MediaWiki checks the message files' mtimes against it
-        # and rebuilds what changed, so a stale copy costs time, never correctness. ResourceLoader's
-        # compiled output comes with it (runner.rlcache), keyed by content.
+        # The localisation cache of an earlier cell with the same image and lock (MediaWiki checks the
+        # message files' mtimes against it: a stale copy costs time, never correctness), and
+        # ResourceLoader's compiled output, keyed by content (runner.rlcache).
         assert self.container is not None
         t0 = time.monotonic()
         snapshots.restore_tree(self.container, caches, snapshots.L10N_DIR)
@@ -309,8 +306,7 @@ class CellSession:
         self.timings["checks"] = time.monotonic() - cstart
         if caches is not None and not caches.is_file():
             try:
-                container.exec(["curl", "-sS", "-o", "/dev/null", "--max-time", "60", wiki.server + rlcache.DUMP_PATH],
-                               timeout=70, quiet=True).check()
+                rlcache.dump(container, wiki.server)
                 snapshots.save_tree(container, snapshots.L10N_DIR, caches)
             except EngineError as exc:
                 log.warning("could not save the localisation and ResourceLoader caches: %s", exc.message)

@@ -15,7 +15,7 @@ Stable API (keep these names and keyword arguments; add, don't rename):
         return where everything is. Takes about half a second with SQLite.
     append_local_settings(container, wiki, php_text)
         Add lines (wfLoadExtension, settings) to the wiki's LocalSettings.php.
-    start_server(container, wiki=None, *, port=8080, timeout=...) -> str
+    start_server(container, wiki=None, *, port=8080, timeout=..., prepend=None) -> str
         ``php -S 127.0.0.1:PORT`` with $IP as document root, in the background; returns the base URL
         once it answers. No web server: the host cannot reach a --network none container anyway.
     api(container, params, *, post=False, server=..., timeout=...) -> dict
@@ -40,8 +40,7 @@ Debian's layout (the ``mediawiki`` package), which the code below relies on:
   them (through /var/lib/mediawiki/extensions). An extension under test is copied into
   /var/lib/mediawiki/extensions/NAME (= $IP/extensions/NAME).
 - /var/lib/mediawiki also mirrors $IP file by file with symlinks: it is the document root Apache would use.
-- ``images`` and ``cache`` belong to www-data with mode 0700; we run everything as root in the container,
-  so this does not matter for tests.
+- ``images`` and ``cache`` belong to www-data with mode 0700 (the harness has its own $wgCacheDirectory).
 - install.php enables all skins but no extension unless --extensions/--with-extensions is given.
 
 Release tarball images (recipe ``tarball``) have the upstream layout under /srv/mediawiki with
@@ -230,8 +229,7 @@ def php_ini(php_version: object) -> str:
 
 def start_server(container: Container, wiki: Wiki | None = None, *, port: int = 8080, timeout: float = 30,
                  workers: int = 4, prepend: str | None = None) -> str:
-    """Serve $IP with PHP's built-in server on 127.0.0.1:PORT; return the base URL once it answers.
-    ``prepend``: a PHP file run before each request (``auto_prepend_file``; see ``runner.rlcache``)."""
+    """Serve $IP with php -S on 127.0.0.1:PORT (``prepend``: its auto_prepend_file); the URL once it answers."""
     ip = wiki.path if wiki else str(image_facts(container)["mediawiki_path"])
     ini = f"-d auto_prepend_file={shlex.quote(prepend)} " if prepend else ""
     # PHP_CLI_SERVER_WORKERS: the built-in server is single-threaded otherwise, and MediaWiki calls

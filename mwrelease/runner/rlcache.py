@@ -16,6 +16,7 @@ cache, sessions) crosses from one cell to the next. Nothing is loaded unless APC
 
 from __future__ import annotations
 
+from mwrelease.runner.engine import Container
 from mwrelease.runner.snapshots import L10N_DIR
 
 PREPEND_FILE = "/var/lib/mwtest/rl-cache.php"
@@ -47,3 +48,9 @@ if ( function_exists( 'apcu_add' ) && class_exists( 'APCUIterator' ) ) {{
 	unset( $mwrFile, $mwrEntries, $mwrKey, $mwrValue, $mwrEntry );
 }}
 """
+
+
+def dump(container: Container, server: str) -> None:
+    """Have the cell's server write its ResourceLoader entries to ``DUMP_FILE`` (EngineError if it cannot)."""
+    container.exec(["curl", "-sS", "-fo", "/dev/null", "--max-time", "60", server + DUMP_PATH],
+                   timeout=70, quiet=True).check()
