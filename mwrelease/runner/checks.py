@@ -233,31 +233,41 @@ def check_edit(ctx: CheckContext) -> CheckResult:
     return timed("edit-readback", body, blamer=ctx.blamer)
 
 
-def check_load_php(ctx: CheckContext, *, batch: int = 40, merged_chars: int = 6000) -> list[CheckResult]:
-    """The startup module, then every module of each component, as a browser asks for them: the modules
-    of all components together, ``merged_chars`` of module names to a request. When every answer is clean,
-    each component passes; otherwise its own requests (``batch`` modules each) tell whose modules fail.
-    The requests of a pass go in one exec, one after the other: php -S runs 4 workers, but the requests
-    are CPU-bound (LESS, minification) and the cell has one CPU."""
-    base = f"{ctx.wiki.server}/load.php"
+def _load_url(ctx: CheckContext, modules: Sequence[str]) -> str:
+    return f"{ctx.wiki.server}/load.php?" + urllib.parse.urlencode(
+        {"modules": "|".join(modules), "skin": "vector", "lang": "en", "debug": "false"})
 
-    def url(modules: Sequence[str]) -> str:
-        return f"{base}?" + urllib.parse.urlencode({"modules": "|".join(modules), "skin": "vector", "lang": "en",
-                                                   "debug": "false"})
 
-    components = [(c, ctx.manifests[c.name].modules) for c in ctx.loaded()
-                  if c.name in ctx.manifests and ctx.manifests[c.name].modules]
+def _with_modules(ctx: CheckContext) -> list[tuple[LockedComponent, tuple[str, ...]]]:
+    return [(c, ctx.manifests[c.name].modules) for c in ctx.loaded()
+            if c.name in ctx.manifests and ctx.manifests[c.name].modules]
+
+
+def load_php_requests(ctx: CheckContext, *, merged_chars: int = 6000) -> list[list[str]]:
+    """The startup module, then the modules of all components together, as a browser asks for them,
+    ``merged_chars`` of module names to a request."""
     merged: list[list[str]] = [[]]
-    for _, mods in components:
+    for _, mods in _with_modules(ctx):
         for m in mods:
             if merged[-1] and sum(len(x) + 1 for x in merged[-1]) + len(m) > merged_chars:
                 merged.append([])
             merged[-1].append(m)
-    urls = [f"{base}?modules=startup&only=scripts&raw=1&skin=vector&lang=en"] + [url(ms) for ms in merged if ms]
-    answer = fetch_all(ctx, [[u] for u in urls])
+    return ([[f"{ctx.wiki.server}/load.php?modules=startup&only=scripts&raw=1&skin=vector&lang=en"]]
+            + [[_load_url(ctx, ms)] for ms in merged if ms])
+
+
+def check_load_php(ctx: CheckContext, given: Answers | None = None, at: int = 0, *,
+                   batch: int = 40) -> list[CheckResult]:
+    """The answers of ``load_php_requests`` (from the ``at``-th on): when every one is clean, each
+    component passes; otherwise each component's own requests (``batch`` modules each) tell whose
+    modules fail. The requests of a pass go one after the other: php -S runs 4 workers, but the
+    requests are CPU-bound (LESS, minification) and the cell has one CPU."""
+    count = len(requests := load_php_requests(ctx))
+    answer, at = (given, at) if given is not None else (fetch_all(ctx, requests), 0)
+    components = _with_modules(ctx)
 
     def startup() -> tuple[CheckStatus, str, str]:
-        a = answer(0)
+        a = answer(at)
         if a.status != 200:
             return "failed", f"load.php?modules=startup answered HTTP {a.status}", a.body or a.error
         problem = rl_problem(a.body)
@@ -266,8 +276,8 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40, merged_chars: int = 60
         return "passed", f"{len(a.body)} bytes", ""
 
     r = timed("load.php:startup", startup, blamer=ctx.blamer)
-    out = [replace(r, duration=r.duration + _seconds(answer, [0]))]
-    merged_at = list(range(1, len(urls)))
+    out = [replace(r, duration=r.duration + _seconds(answer, [at]))]
+    merged_at = list(range(at + 1, at + count))
     try:
         clean = bool(merged_at) and all(_load_problem(answer, i) is None for i in merged_at)
     except EngineError:
@@ -276,11 +286,11 @@ def check_load_php(ctx: CheckContext, *, batch: int = 40, merged_chars: int = 60
     share = _seconds(answer, merged_at) / max(1, sum(len(mods) for _, mods in components))
     chunks_of = {c.name: [mods[i:i + batch] for i in range(0, len(mods), batch)] for c, mods in components}
     if not clean and components:
-        answer = fetch_all(ctx, [[url(chunk)] for c, _ in components for chunk in chunks_of[c.name]])
-    at = 0
+        answer = fetch_all(ctx, [[_load_url(ctx, chunk)] for c, _ in components for chunk in chunks_of[c.name]])
+    i = 0
     for c, mods in components:
-        which = [] if clean else list(range(at, at + len(chunks_of[c.name])))
-        at += len(which)
+        which = [] if clean else list(range(i, i + len(chunks_of[c.name])))
+        i += len(which)
 
         def body(c: LockedComponent = c, count: int = len(mods),
                  which: list[int] = which) -> tuple[CheckStatus, str, str]:
@@ -347,12 +357,13 @@ def run_checks(ctx: CheckContext, *, on_check: Callable[[CheckResult], None] | N
             if on_check:
                 on_check(r)
 
-    # The requests of the first three checks in one exec (a round trip to the engine each).
-    answer = fetch_all(ctx, [siteinfo_request(ctx), special_version_request(ctx), *smoke_requests(ctx)])
+    # The requests of every check but the edit in one exec (a round trip to the engine each).
+    smoke = smoke_requests(ctx)
+    answer = fetch_all(ctx, [siteinfo_request(ctx), special_version_request(ctx), *smoke, *load_php_requests(ctx)])
     add(check_siteinfo(ctx, answer, 0))
     add(check_special_version(ctx, answer, 1))
     add(check_smoke(ctx, answer, 2))
+    add(check_load_php(ctx, answer, 2 + len(smoke)))
     add(check_edit(ctx))
-    add(check_load_php(ctx))
     add(check_php_errors(ctx))  # last: it reads what every earlier request logged
     return results
