@@ -22,7 +22,6 @@ from mwrelease.bundle import Bundle, Component
 from mwrelease.catalog import Candidate, Catalog
 from mwrelease.errors import ConfigError, ConstraintError, ResolutionError
 from mwrelease.lock import Lock, LockedComponent, Source
-from mwrelease.resolve.explain import also_unfit, explain
 from mwrelease.resolve.problem import BundleRules, build_problem, dependencies
 # Target is part of resolve()'s signature: callers take it from here.
 from mwrelease.resolve.problem import Target as Target
@@ -69,6 +68,8 @@ def resolve(bundle: Bundle, catalog: Catalog, target: Target) -> Resolution:
     problem = build_problem(rules)
     answer = problem.solver.solve()
     if not answer.satisfiable:
+        from mwrelease.resolve.explain import also_unfit, explain  # only a failure needs it (and compat)
+
         causes = [problem.requirement(t) for t in answer.core]
         raise ResolutionError(f"Cannot resolve bundle {bundle.name} for MediaWiki {target.core}"
                               + (f" and PHP {', '.join(target.php)}" if target.php else "") + ":",
@@ -133,11 +134,14 @@ def lock_source(comp: Component | None, cand: Candidate) -> Source:
 
 
 def build_lock(bundle: Bundle, target: Target, chosen: Mapping[str, Candidate], required_by: Mapping[str, list[str]]) -> Lock:
-    order = [c.name for c in bundle.components] + sorted(n for n in chosen if bundle.component(n) is None)
+    entries: dict[str, Component] = {}  # bundle.component(name) for every name at once (it searches the tuple)
+    for c in bundle.components:
+        entries.setdefault(c.name, c)
+    order = [c.name for c in bundle.components] + sorted(n for n in chosen if n not in entries)
     comps = []
     for name in order:
         cand = chosen[name]
-        comp = bundle.component(name)
+        comp = entries.get(name)
         comps.append(LockedComponent(
             name=name, kind=cand.kind, ref=cand.ref, ref_type=cand.ref_type, commit=cand.commit,
             version=cand.clean_version, source=lock_source(comp, cand), catalog=cand.origin,

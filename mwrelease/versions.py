@@ -455,8 +455,21 @@ def _parse_single(constraint: str) -> list[_Simple]:
     raise _Invalid(message)
 
 
+# The most common member, "OP 1.2.3" (an optional operator, then one to four dot-separated numbers, the first
+# of at most five digits), without trying every pattern first: _parse_single ends in its last branch for it,
+# with the version as _RE_CLASSICAL normalises it (padded with ".0" to four numbers, digits kept verbatim) and
+# "-dev" after "<" and ">=" (no modifier, no stability flag). The parses of tests/unit/test_versions.py and
+# the composer/semver oracle test (tests/integration/test_semver_oracle.py) go through it.
+_RE_PLAIN_SINGLE = re.compile(r"(<>|!=|>=?|<=?|==?)?\s*(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?", _A)
+
+
 @functools.lru_cache(maxsize=8192)
 def _parse_single_cached(constraint: str) -> tuple[_Simple, ...]:
+    m = _RE_PLAIN_SINGLE.fullmatch(constraint)
+    if m is not None:
+        op = m.group(1) or "="
+        version = m.group(2) + (m.group(3) or ".0") + (m.group(4) or ".0") + (m.group(5) or ".0")
+        return ((_OPS[op], version + "-dev" if op in ("<", ">=") else version),)
     return tuple(_parse_single(constraint))
 
 
@@ -467,9 +480,11 @@ def _simple_str(simple: _Simple) -> str:
 def _parse_groups(text: str) -> tuple[tuple[_Simple, ...], ...]:
     """``VersionParser::parseConstraints`` + ``MultiConstraint::create``: OR of AND groups."""
     groups: list[tuple[_Simple, ...]] = []
-    for or_part in _RE_OR_SPLIT.split(text.strip(_PHP_TRIM)):
+    text = text.strip(_PHP_TRIM)
+    # (a split needs a "|", or a space or comma: without one, the pattern's scan finds nothing to split at)
+    for or_part in _RE_OR_SPLIT.split(text) if "|" in text else (text,):
         members: list[_Simple] = []
-        for and_part in _RE_AND_SPLIT.split(or_part):
+        for and_part in _RE_AND_SPLIT.split(or_part) if " " in or_part or "," in or_part else (or_part,):
             members.extend(_parse_single_cached(and_part))
         groups.append(tuple(members))
     return _optimize_or(groups)

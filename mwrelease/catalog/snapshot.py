@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mwrelease.catalog.candidate import _EMPTY, Candidate, Requires, frozen_value
+from mwrelease.catalog.candidate import _EMPTY, _NOT_DECLARED, Candidate, Requires
 from mwrelease.errors import ConfigError, SourceError
 
 
@@ -42,7 +42,7 @@ class SnapshotSource:
             raise ConfigError(f"Snapshot {f} is not valid JSON: {exc}.") from None
         if not isinstance(data, dict) or "refs" not in data:
             return []  # not a snapshot file (e.g. some other JSON in the directory)
-        return list(_from_snapshot(data, origin=f"snapshot:{f}"))
+        return _from_snapshot(data, origin=f"snapshot:{f}")
 
 
 class LazySnapshot:
@@ -50,8 +50,10 @@ class LazySnapshot:
 
     def __init__(self, source: SnapshotSource) -> None:
         # source.files(), without building and sorting 2,000 Paths (same order: one directory, names compared as strings)
+        # (the Path of a file is made when it is read: a resolve reads a few hundred of 2,000)
         names = sorted(n for n in os.listdir(source.path) if n.endswith(".json"))
-        self._files = {(n[:-5] or n): source.path / n for n in names}  # Path.stem (".json" is its own stem)
+        self._dir = source.path
+        self._files = {(n[:-5] or n): n for n in names}  # Path.stem (".json" is its own stem)
         self._read: dict[str, list[Candidate]] = {}
 
     def stems(self) -> list[str]:
@@ -60,26 +62,48 @@ class LazySnapshot:
     def read(self, name: str) -> list[Candidate]:
         got = self._read.get(name)
         if got is None:
-            got = self._read[name] = SnapshotSource._read(self._files[name])  # noqa: SLF001
+            got = self._read[name] = SnapshotSource._read(self._dir / self._files[name])  # noqa: SLF001
         return got
 
 
-def _from_snapshot(data: dict[str, Any], *, origin: str) -> Iterator[Candidate]:
+def _from_snapshot(data: dict[str, Any], *, origin: str) -> list[Candidate]:
+    """Every ref of one NAME.json: the values of ``Candidate(...)`` and ``Requires.from_manifest(...)`` (see
+    ``frozen_value``), built inline; a resolve builds thousands, most of them for refs it will not choose."""
     name = data["name"]
     kind = data.get("kind", "extension")
     repo = data.get("repo")
+    new = object.__new__
+    out = []
     for r in data["refs"]:
         ej = r.get("extension_json")
         composer = r.get("composer_require")
-        yield frozen_value(Candidate, {
+        if ej:
+            version, requires = ej.get("version"), ej.get("requires")
+        else:
+            version = requires = None
+        if isinstance(requires, dict):  # Requires.from_manifest(requires)
+            mediawiki, platform = requires.get("MediaWiki"), requires.get("platform")
+            exts, skins = requires.get("extensions"), requires.get("skins")
+            req = new(Requires)
+            req.__dict__.update({
+                "mediawiki": None if mediawiki is None else str(mediawiki),
+                "platform": MappingProxyType(dict(platform)) if platform else _EMPTY,
+                "extensions": MappingProxyType({k: str(v) for k, v in exts.items()}) if exts else _EMPTY,
+                "skins": MappingProxyType({k: str(v) for k, v in skins.items()}) if skins else _EMPTY,
+                "declared": True,
+            })
+        else:
+            req = _NOT_DECLARED
+        cand = new(Candidate)
+        cand.__dict__.update({
             "name": name,
             "kind": kind,
             "ref": r.get("ref"),
             "ref_type": r.get("ref_type") or "branch",
             "commit": r.get("commit"),
             "commit_date": r.get("commit_date"),
-            "version": (ej or {}).get("version"),
-            "requires": Requires.from_manifest((ej or {}).get("requires")),
+            "version": version,
+            "requires": req,
             "composer_require": MappingProxyType(dict(composer)) if composer else _EMPTY,
             "has_manifest": ej is not None,
             "display_name": None,
@@ -87,3 +111,5 @@ def _from_snapshot(data: dict[str, Any], *, origin: str) -> Iterator[Candidate]:
             "repo": repo,
             "path": None,
         })
+        out.append(cand)
+    return out

@@ -89,10 +89,24 @@ class Solver:
         known = self._sets.get(id(allowed))
         if known is None or known[0] is not allowed:
             known = self._sets[id(allowed)] = (allowed, frozenset(allowed))
-        if var in known[1]:
+        self.add_dependency_of(var, package, allowed, known[1], tag)
+
+    def add_dependency_of(self, var: int, package: int, allowed: Sequence[int], allowed_set: frozenset[int],
+                          tag: Hashable) -> None:
+        """``add_dependency`` with ``allowed`` as a set made by the caller (``frozenset(allowed)``)."""
+        if var in allowed_set:
             return
-        self._add([-var, *allowed], tag)
-        self.deps[var].append((package, known[1]))
+        # self._add([-var, *allowed], tag), inline: a large request adds some 10,000 of these
+        cid = len(self.clauses)
+        self.clauses.append([-var, *allowed])
+        self.tags.append(tag)
+        if allowed:
+            watches = self.watches
+            watches.setdefault(-var, []).append(cid)
+            watches.setdefault(allowed[0], []).append(cid)
+        else:
+            self.units.append(cid)
+        self.deps[var].append((package, allowed_set))
 
     # -- assignment ------------------------------------------------------------------------------
 
@@ -117,15 +131,17 @@ class Solver:
         if len(self.trail_lim) <= level:
             return
         start = self.trail_lim[level]
+        val, pkg, true_of, heap, deps, active = self.val, self.pkg, self.true_of, self.heap, self.deps, self.active
         for lit in reversed(self.trail[start:]):
-            v = lit if lit > 0 else -lit
-            self.val[v] = 0
             if lit > 0:
-                p = self.pkg[v]
-                self.true_of[p] = 0
-                heapq.heappush(self.heap, p)
-                for d, _ in self.deps[v]:
-                    self.active[d].pop()  # appended in trail order, so undone last-in first-out
+                val[lit] = 0
+                p = pkg[lit]
+                true_of[p] = 0
+                heapq.heappush(heap, p)
+                for d, _ in deps[lit]:
+                    active[d].pop()  # appended in trail order, so undone last-in first-out
+            else:
+                val[-lit] = 0
         del self.trail[start:]
         del self.trail_lim[level:]
         self.qhead = len(self.trail)
@@ -140,28 +156,34 @@ class Solver:
 
     def _propagate(self) -> tuple[list[int], int] | None:
         """Unit propagation; on conflict the falsified clause's literals and id (-1: two refs of one
-        package). Clause lists keep their two watched literals in front."""
+        package). Clause lists keep their two watched literals in front. (The hot loop of a solve: the
+        solver's lists are held in locals, and a literal made false is assigned inline.)"""
         val, watches, clauses, trail = self.val, self.watches, self.clauses, self.trail
-        while self.qhead < len(trail):
-            lit = trail[self.qhead]
-            self.qhead += 1
+        levels, reasons, amo_by, packages, pkg = self.level, self.reason, self.amo_by, self.packages, self.pkg
+        level = len(self.trail_lim)  # no decision is made while propagating
+        qhead = self.qhead
+        while qhead < len(trail):
+            lit = trail[qhead]
+            qhead += 1
             if lit > 0:
-                level = len(self.trail_lim)
-                for w in self.packages[self.pkg[lit]]:
+                for w in packages[pkg[lit]]:
                     if w != lit:
-                        if val[w] == 1:
+                        value = val[w]
+                        if value == 1:
+                            self.qhead = qhead
                             return [-lit, -w], -1
-                        if val[w] == 0:  # self._assign(-w, _AMO, lit), inline: most assignments are these
+                        if value == 0:  # self._assign(-w, _AMO, lit): most assignments are these
                             val[w] = -1
-                            self.level[w] = level
-                            self.reason[w] = _AMO
-                            self.amo_by[w] = lit
+                            levels[w] = level
+                            reasons[w] = _AMO
+                            amo_by[w] = lit
                             trail.append(-w)
             false_lit = -lit
             ws = watches.get(false_lit)
             if not ws:
                 continue
             keep: list[int] = []
+            kept = keep.append
             for k, cid in enumerate(ws):
                 c = clauses[cid]
                 if c[0] == false_lit:
@@ -169,7 +191,7 @@ class Solver:
                 first = c[0]
                 fv = val[first] if first > 0 else -val[-first]
                 if fv == 1:
-                    keep.append(cid)
+                    kept(cid)
                     continue
                 for i in range(2, len(c)):
                     q = c[i]
@@ -178,13 +200,22 @@ class Solver:
                         watches.setdefault(q, []).append(cid)
                         break
                 else:
-                    keep.append(cid)
+                    kept(cid)
                     if fv == -1:
                         keep.extend(ws[k + 1:])
                         watches[false_lit] = keep
+                        self.qhead = qhead
                         return c, cid
-                    self._assign(first, cid)
+                    if first > 0:
+                        self._assign(first, cid)
+                    else:  # self._assign(first, cid), inline
+                        val[-first] = -1
+                        levels[-first] = level
+                        reasons[-first] = cid
+                        amo_by[-first] = 0
+                        trail.append(first)
             watches[false_lit] = keep
+        self.qhead = qhead
         return None
 
     # -- learning ----------------------------------------------------------------------------------

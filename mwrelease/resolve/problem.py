@@ -10,7 +10,6 @@ newest tag, then older REL branches, then newer REL branches, then development b
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from mwrelease.bundle import Bundle, Component
 from mwrelease.catalog import Candidate, Catalog
 from mwrelease.errors import ConstraintError
 from mwrelease.resolve.cdcl import Solver
-from mwrelease.resolve.constraints import ConstraintChecker
+from mwrelease.resolve.constraints import ConstraintChecker, Versions
 from mwrelease.versions import Version, core_line, parse_version
 
 
@@ -50,6 +49,11 @@ class Target:
 
 def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
     """Lower sorts first (more preferred)."""
+    ref = cand.ref
+    if cand.ref_type == "tag" and ref and not ref.startswith("REL"):  # the usual case (no rel_line), first
+        key = _tag_key(ref)
+        if key is not None:
+            return key
     rel = cand.rel_line
     if cand.ref_type == "bundled" or rel == line:
         return (0, 0)
@@ -73,7 +77,7 @@ def preference_key(cand: Candidate, line: str) -> tuple[Any, ...]:
 def _tag_key(tag: str) -> tuple[Any, ...] | None:
     """A version tag's place among tags (the same tag names recur across extensions: parsed once)."""
     try:
-        return (1, 0, _neg(parse_version(re.sub(r"^v", "", tag))))
+        return (1, 0, _neg(parse_version(tag.removeprefix("v"))))
     except ConstraintError:
         return None
 
@@ -83,16 +87,15 @@ class _NegStr(str):
         return str.__gt__(self, other)
 
 
-@dataclass(frozen=True)
-class _Neg:
-    v: Version
-
-    def __lt__(self, other: _Neg) -> bool:
-        return other.v < self.v
-
-
-def _neg(v: Version) -> _Neg:
-    return _Neg(v)
+def _neg(v: Version) -> tuple[Any, ...]:
+    """A key that sorts versions newest first, compared without a Python-level ``__lt__`` (sorting thousands
+    of refs compares it tens of thousands of times). A numbered version's key is (0, pieces), pieces pairs of
+    ints ending in (4, -1) and holding it nowhere else, so no pieces is a proper prefix of another: negating
+    every int reverses their order exactly. Branches (key (1, name)) sort above every numbered version."""
+    pieces = v._key[1]  # noqa: SLF001
+    if not isinstance(pieces, str):
+        return (1, tuple(-i for pair in pieces for i in pair))
+    return (0, _NegStr(pieces))
 
 
 class BundleRules:
@@ -147,7 +150,8 @@ class BundleRules:
         if not cand.has_manifest:
             return False
         req = cand.requires
-        key = (req.mediawiki, req.php if req.php is not None else cand.composer_require.get("php"))  # compat's PHP rule
+        php = req.platform.get("php")  # req.php, else composer.json's require.php: compat's PHP rule
+        key = (req.mediawiki, php if isinstance(php, str) else cand.composer_require.get("php"))
         hit = self._fits.get(key)
         if hit is None:
             hit = self._fits[key] = self.checker.platform_ok(*key, core=self.target.core, php=self.target.php)
@@ -182,17 +186,24 @@ class Problem:
 
 
 def build_problem(rules: BundleRules) -> Problem:
-    bundle, catalog, line = rules.bundle, rules.catalog, rules.target.line
+    bundle, catalog, line, fits = rules.bundle, rules.catalog, rules.target.line, rules.fits
     domains: dict[str, list[Candidate]] = {}
     todo = [c.name for c in bundle.components]
     while todo:
         name = todo.pop()
         if name in domains:
             continue
-        base = Requirement(name=name, component=rules.by_name.get(name))
-        dom = [c for c in catalog.candidates(name) if rules.allowed(base, c) and rules.fits(c)]
+        comp = rules.by_name.get(name)
+        if comp is None and bundle.dependencies != "explicit":  # rules.allowed admits every ref of it
+            dom = [c for c in catalog.candidates(name) if fits(c)]
+        else:
+            base = Requirement(name=name, component=comp)
+            dom = [c for c in catalog.candidates(name) if rules.allowed(base, c) and fits(c)]
         domains[name] = sorted(dom, key=lambda c: preference_key(c, line))
-        todo.extend(d for c in dom for d, _ in dependencies(c) if d not in domains)
+        for c in dom:
+            for d, _ in dependencies(c):
+                if d not in domains:
+                    todo.append(d)
     # The bundle's entries first, in name order, then what they pull in: the order decisions are made in.
     names = sorted(domains, key=lambda n: (n not in rules.by_name, n))
     cands: list[Candidate] = [Candidate(name="", kind="extension", ref=None, ref_type="none")]
@@ -204,17 +215,34 @@ def build_problem(rules: BundleRules) -> Problem:
     solver = Solver([var_domains[n] for n in names], [number[c.name] for c in bundle.components])
     for comp in bundle.components:
         solver.add_clause(var_domains[comp.name], ("bundle", comp.name))
+    # Each (dependency, constraint) is evaluated once, against the dependency's versions parsed once; the
+    # refs of a large request repeat them (10,000 requires, 6,000 distinct, 1,700 distinct constraints).
+    checker = rules.checker
     versions = [c.clean_version or "" for c in cands]
-    dep_versions = {name: rules.checker.versions_of([versions[v] for v in vars_]) for name, vars_ in var_domains.items()}
-    memo: dict[tuple[str, str], list[int]] = {}
-    allowed_by, add = rules.checker.allowed, solver.add_dependency
+    dep_versions: dict[str, Versions] = {}
+    memo: dict[tuple[str, str], tuple[int, list[int], frozenset[int]]] = {}
+    add = solver.add_dependency_of
     for var in range(1, len(cands)):
-        for dep, constraint in dependencies(cands[var]):
-            allowed = memo.get((dep, constraint))
-            if allowed is None:
-                # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match.
+        req = cands[var].requires
+        if req.skins:
+            deps: Iterable[tuple[str, str]] = [*req.extensions.items(), *req.skins.items()]  # dependencies()
+        elif req.extensions:
+            deps = req.extensions.items()
+        else:
+            continue
+        for dep, constraint in deps:
+            known = memo.get((dep, constraint))
+            if known is None:
+                # compat.dependency_version_ok, in bulk: "*" takes any ref, else the declared version must match
+                # (a ref without one has no version to parse: the checker allows it nothing).
                 vars_ = var_domains[dep]
-                allowed = memo[(dep, constraint)] = vars_ if constraint.strip() == "*" else [
-                    v for v, ok in zip(vars_, allowed_by(constraint, dep_versions[dep])) if ok and versions[v]]
-            add(var, number[dep], allowed, ("requires", var, dep, constraint))
+                if constraint.strip() == "*":
+                    allowed = vars_
+                else:
+                    vs = dep_versions.get(dep)
+                    if vs is None:
+                        vs = dep_versions[dep] = checker.versions_of([versions[v] for v in vars_])
+                    allowed = checker.select(constraint, vs, vars_)
+                known = memo[(dep, constraint)] = (number[dep], allowed, frozenset(allowed))
+            add(var, known[0], known[1], known[2], ("requires", var, dep, constraint))
     return Problem(solver=solver, names=names, cands=cands, domains=var_domains, by_name=rules.by_name)
