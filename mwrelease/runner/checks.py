@@ -247,11 +247,14 @@ def load_php_requests(ctx: CheckContext, *, merged_chars: int = 6000) -> list[li
     """The startup module, then the modules of all components together, as a browser asks for them,
     ``merged_chars`` of module names to a request."""
     merged: list[list[str]] = [[]]
+    size = 0
     for _, mods in _with_modules(ctx):
         for m in mods:
-            if merged[-1] and sum(len(x) + 1 for x in merged[-1]) + len(m) > merged_chars:
+            if merged[-1] and size + len(m) > merged_chars:
                 merged.append([])
+                size = 0
             merged[-1].append(m)
+            size += len(m) + 1
     return ([[f"{ctx.wiki.server}/load.php?modules=startup&only=scripts&raw=1&skin=vector&lang=en"]]
             + [[_load_url(ctx, ms)] for ms in merged if ms])
 
@@ -287,6 +290,7 @@ def check_load_php(ctx: CheckContext, given: Answers | None = None, at: int = 0,
     chunks_of = {c.name: [mods[i:i + batch] for i in range(0, len(mods), batch)] for c, mods in components}
     if not clean and components:
         answer = fetch_all(ctx, [[_load_url(ctx, chunk)] for c, _ in components for chunk in chunks_of[c.name]])
+    asked = [chunk for c, _ in components for chunk in chunks_of[c.name]]
     i = 0
     for c, mods in components:
         which = [] if clean else list(range(i, i + len(chunks_of[c.name])))
@@ -294,7 +298,7 @@ def check_load_php(ctx: CheckContext, given: Answers | None = None, at: int = 0,
 
         def body(c: LockedComponent = c, count: int = len(mods),
                  which: list[int] = which) -> tuple[CheckStatus, str, str]:
-            bad = [p for p in (_load_problem(answer, i) for i in which) if p]
+            bad = [p for p in (_load_problem(answer, i, asked[i]) for i in which) if p]
             if bad:
                 return "failed", f"load.php reports errors for {c.name}'s modules", "\n---\n".join(bad)
             return "passed", f"{count} modules", ""
@@ -304,11 +308,11 @@ def check_load_php(ctx: CheckContext, given: Answers | None = None, at: int = 0,
     return out
 
 
-def _load_problem(answer: Answers, i: int) -> str | None:
+def _load_problem(answer: Answers, i: int, modules: Sequence[str] = ()) -> str | None:
     """What is wrong with the ``i``-th answer of load.php (None: HTTP 200, no error state, no exception)."""
     a = answer(i)
     if a.status != 200:
-        return f"HTTP {a.status}:\n{(a.body or a.error)[:2000]}"
+        return f"HTTP {a.status} for {'|'.join(modules) or 'the modules'}:\n{(a.body or a.error)[:2000]}"
     return rl_problem(a.body)
 
 
